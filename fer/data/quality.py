@@ -1,0 +1,159 @@
+"""Quality checks: flags from stored statistics, exact and perceptual duplicate groups.
+
+Everything here works from the manifest's columns and the stored near-duplicate candidate
+pairs, so moving a threshold re-flags a dataset in milliseconds without touching an image.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
+CHECKS = (
+    "q_corrupt", "q_low_variance", "q_dark", "q_bright", "q_tiny", "q_duplicate",
+    "q_near_duplicate", "q_cross_split_duplicate", "q_label_conflict",
+)
+
+
+@dataclass
+class Thresholds:
+    low_variance_std: float = 5.0  # std below this: blank or nearly so
+    dark_mean: float = 30.0  # mean below this: too dark
+    bright_mean: float = 225.0  # mean above this: too bright
+    tiny_side: int = 32  # shortest side below this, in pixels
+    near_duplicate_distance: int = 4  # Hamming distance of perceptual hashes, at most
+    # candidate pairs are stored up to this distance, the near-duplicate slider's range
+    candidate_distance: int = 8
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "Thresholds":
+        known = {k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# -- perceptual near-duplicate candidates ---------------------------------------------------
+
+def _popcount64(x: np.ndarray) -> np.ndarray:
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(x)
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return (x * np.uint64(0x0101010101010101)) >> np.uint64(56)
+
+
+def near_pairs(phash: pd.Series, max_distance: int) -> pd.DataFrame:
+    """All row pairs (a < b) whose 64-bit hashes (a nullable UInt64 column) are within
+    ``max_distance`` bits: columns a, b (row positions), distance.
+
+    Multi-index search: split the 64 bits into ``max_distance + 1`` blocks; two hashes within
+    the distance agree exactly on at least one block (pigeonhole), so only hashes sharing a block
+    value are compared.
+    """
+    valid = phash.notna().to_numpy()
+    idx = np.flatnonzero(valid)
+    h = phash[valid].to_numpy(np.uint64)
+    n_blocks = max_distance + 1
+    bounds = np.linspace(0, 64, n_blocks + 1).astype(int)
+    found = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        key = (h >> np.uint64(lo)) & np.uint64((1 << (hi - lo)) - 1)
+        order = np.argsort(key, kind="stable")
+        sk = key[order]
+        starts = np.flatnonzero(np.r_[True, sk[1:] != sk[:-1]])
+        ends = np.r_[starts[1:], len(sk)]
+        for s, e in zip(starts, ends):
+            if e - s < 2:
+                continue
+            members = order[s:e]
+            hm = h[members]
+            d = _popcount64(hm[:, None] ^ hm[None, :])
+            i, j = np.nonzero(np.triu(d <= max_distance, k=1))
+            if len(i):
+                found.append(np.stack([members[i], members[j], d[i, j]], axis=1))
+    if not found:
+        return pd.DataFrame({"a": np.array([], np.int64), "b": np.array([], np.int64),
+                             "distance": np.array([], np.uint8)})
+    pairs = np.concatenate(found)
+    a, b = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
+    code = np.unique(a.astype(np.int64) * len(h) + b)
+    a, b = code // len(h), code % len(h)
+    dist = _popcount64(h[a] ^ h[b]).astype(np.uint8)
+    return pd.DataFrame({"a": idx[a].astype(np.int64), "b": idx[b].astype(np.int64), "distance": dist})
+
+
+# -- groups and flags -----------------------------------------------------------------------
+
+def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(a), bool), (a, b)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def _group_ids(labels: np.ndarray, valid: np.ndarray) -> pd.Series:
+    """Number the groups with more than one valid member 0, 1, ... in row order; others null."""
+    s = pd.Series(np.where(valid, labels, -1))
+    sizes = s.map(s[s >= 0].value_counts())
+    grouped = valid & (sizes.fillna(0).to_numpy() > 1)
+    out = pd.Series(pd.NA, index=s.index, dtype="Int64")
+    codes, _ = pd.factorize(s[grouped], sort=False)
+    out[grouped] = codes
+    return out
+
+
+def _all_but_first(df: pd.DataFrame, group_col: str) -> np.ndarray:
+    """True on every member of a group but the one kept: first by train < val < test, then path."""
+    g = df[group_col]
+    member = g.notna().to_numpy()
+    if not member.any():
+        return np.zeros(len(df), bool)
+    sub = pd.DataFrame({"g": g[member].astype(np.int64), "s": df["split"][member].map(SPLIT_ORDER).fillna(9),
+                        "p": df["path"][member]})
+    first = sub.sort_values(["g", "s", "p"]).drop_duplicates("g").index
+    flag = pd.Series(member, index=df.index)
+    flag[first] = False
+    return flag.to_numpy()
+
+
+def _spans(df: pd.DataFrame, group_col: str, col: str) -> np.ndarray:
+    g = df[group_col]
+    member = g.notna()
+    n = df.loc[member].groupby(g[member].astype(np.int64))[col].nunique()
+    return (member & g.map(n).fillna(0).gt(1)).to_numpy(bool)
+
+
+def apply(df: pd.DataFrame, pairs: pd.DataFrame, t: Thresholds) -> pd.DataFrame:
+    """Recompute groups and every ``q_*`` flag (but ``q_no_face``) from statistics and pairs."""
+    df = df.copy()
+    ok = df["error"].isna().to_numpy()
+    df["q_corrupt"] = ~ok
+    df["q_low_variance"] = ok & (df["std"] < t.low_variance_std).to_numpy()
+    df["q_dark"] = ok & (df["mean"] < t.dark_mean).to_numpy()
+    df["q_bright"] = ok & (df["mean"] > t.bright_mean).to_numpy()
+    df["q_tiny"] = ok & (np.minimum(df["width"], df["height"]) < t.tiny_side).to_numpy()
+
+    # byte-identical groups: the same sha1 (corrupt files are not images and form no group)
+    sha_codes, _ = pd.factorize(df["sha1"].fillna(""))
+    df["dup_group"] = _group_ids(sha_codes, ok)
+    df["q_duplicate"] = _all_but_first(df, "dup_group")
+    df["q_cross_split_duplicate"] = _spans(df, "dup_group", "split")
+    df["q_label_conflict"] = _spans(df, "dup_group", "label")
+
+    close = pairs[pairs["distance"] <= t.near_duplicate_distance]
+    comp = _components(len(df), close["a"].to_numpy(), close["b"].to_numpy())
+    df["near_dup_group"] = _group_ids(comp, ok)
+    df["q_near_duplicate"] = _all_but_first(df, "near_dup_group")
+    return df
+
+
+def counts(df: pd.DataFrame) -> dict[str, int]:
+    """How many rows each check flags (checks present in the frame only)."""
+    cols = [c for c in df.columns if c.startswith("q_")]
+    return {c: int(df[c].sum()) for c in cols}

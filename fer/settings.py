@@ -1,0 +1,110 @@
+"""Settings in force: ``$FER_ARTIFACTS/settings.toml``, overridden by environment variables.
+
+| key            | environment         | default                          |
+|----------------|---------------------|----------------------------------|
+| import_roots   | FER_IMPORT_ROOTS    | the home folder and the store    |
+| device         | FER_DEVICE          | "auto" (a GPU when there is one) |
+| max_jobs       | FER_MAX_JOBS        | 1                                |
+| ice_servers    | FER_ICE_SERVERS     | [] (localhost needs none)        |
+
+``FER_IMPORT_ROOTS`` is a list separated by ``os.pathsep``; ``FER_ICE_SERVERS`` is JSON in the
+WebRTC ``iceServers`` form, e.g. ``[{"urls": ["stun:stun.example.org:3478"]}]``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from fer import store
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class Settings:
+    import_roots: list[str] = field(default_factory=list)
+    device: str = "auto"
+    max_jobs: int = 1
+    ice_servers: list[dict] = field(default_factory=list)
+    # where each value came from: "default", "settings.toml" or the environment variable's name
+    origin: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def validate(self) -> "Settings":
+        if not (self.device in DEVICE_CHOICES or self.device.startswith("cuda:")):
+            raise ValueError(f"device {self.device!r}: use auto, cpu, cuda or cuda:N")
+        if not isinstance(self.max_jobs, int) or self.max_jobs < 1:
+            raise ValueError(f"max_jobs {self.max_jobs!r}: use a whole number of at least 1")
+        for server in self.ice_servers:
+            if not isinstance(server, dict) or "urls" not in server:
+                raise ValueError(f"ICE server {server!r} needs 'urls' (e.g. stun:host:3478)")
+        return self
+
+    def to_toml(self) -> dict:
+        d = asdict(self)
+        d.pop("origin")
+        return d
+
+
+def path() -> Path:
+    return store.root() / "settings.toml"
+
+
+def default_import_roots() -> list[str]:
+    return [str(Path.home()), str(store.root())]
+
+
+def load() -> Settings:
+    """The settings in force; a broken settings.toml raises ``ValueError`` naming the file."""
+    s = Settings(import_roots=default_import_roots())
+    s.origin = {k: "default" for k in ("import_roots", "device", "max_jobs", "ice_servers")}
+    p = path()
+    if p.exists():
+        try:
+            data = tomllib.loads(p.read_text("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{p}: not valid TOML ({e})") from None
+        for key in s.origin:
+            if key in data:
+                setattr(s, key, data[key])
+                s.origin[key] = "settings.toml"
+    env = os.environ
+    if env.get("FER_IMPORT_ROOTS"):
+        s.import_roots = [r for r in env["FER_IMPORT_ROOTS"].split(os.pathsep) if r]
+        s.origin["import_roots"] = "FER_IMPORT_ROOTS"
+    if env.get("FER_DEVICE"):
+        s.device, s.origin["device"] = env["FER_DEVICE"], "FER_DEVICE"
+    if env.get("FER_MAX_JOBS"):
+        try:
+            s.max_jobs = int(env["FER_MAX_JOBS"])
+        except ValueError:
+            raise ValueError(f"FER_MAX_JOBS={env['FER_MAX_JOBS']!r}: use a whole number") from None
+        s.origin["max_jobs"] = "FER_MAX_JOBS"
+    if env.get("FER_ICE_SERVERS"):
+        try:
+            s.ice_servers = json.loads(env["FER_ICE_SERVERS"])
+        except json.JSONDecodeError as e:
+            raise ValueError(f"FER_ICE_SERVERS is not JSON ({e})") from None
+        s.origin["ice_servers"] = "FER_ICE_SERVERS"
+    return s.validate()
+
+
+def save(s: Settings) -> Path:
+    """Write ``settings.toml`` atomically (environment overrides still win when read)."""
+    import tomli_w
+
+    s.validate()
+    return store.write_text(path(), tomli_w.dumps(s.to_toml()))
+
+
+def within_import_roots(candidate: str | Path, s: Settings | None = None) -> bool:
+    """True when ``candidate`` (after resolving links) lies inside one of the import roots."""
+    s = s or load()
+    target = Path(candidate).expanduser().resolve()
+    for r in s.import_roots:
+        base = Path(r).expanduser().resolve()
+        if target == base or base in target.parents:
+            return True
+    return False

@@ -1,0 +1,150 @@
+"""Small sources in each real layout, generated in a temporary folder.
+
+Every image is distinct random noise (no accidental duplicates); tests plant duplicates and
+bad files where they want them.
+"""
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+_rng = np.random.default_rng(1234)
+
+
+def image_bytes(size=(48, 48), mode="L", fmt="PNG", seed=None) -> bytes:
+    rng = np.random.default_rng(seed) if seed is not None else _rng
+    w, h = size
+    shape = (h, w) if mode == "L" else (h, w, len(mode))
+    arr = rng.integers(0, 256, shape, dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr, mode).save(buf, fmt)
+    return buf.getvalue()
+
+
+def write(path: Path, data: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+FER_CLASSES = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
+
+
+def fer2013_folders(root: Path, per_class=(4, 2, 2)) -> Path:
+    """``train/<class>/Training_*.jpg`` and ``test/<class>/{PublicTest,PrivateTest}_*.jpg``."""
+    n_train, n_pub, n_priv = per_class
+    k = 0
+    for c in FER_CLASSES:
+        for prefix, folder, n in (("Training", "train", n_train), ("PublicTest", "test", n_pub),
+                                  ("PrivateTest", "test", n_priv)):
+            for _ in range(n):
+                k += 1
+                write(root / folder / c / f"{prefix}_{1000 + k}.jpg", image_bytes(fmt="JPEG"))
+    return root
+
+
+def fer2013_csv(path: Path, rows_per_usage=(4, 2, 2)) -> Path:
+    lines = ["emotion,pixels,Usage"]
+    for usage, n in zip(("Training", "PublicTest", "PrivateTest"), rows_per_usage):
+        for e in range(7):
+            for _ in range(n):
+                lines.append(f"{e},{' '.join(map(str, _rng.integers(0, 256, 2304)))},{usage}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+RAF_NAMES = {1: "surprise", 2: "fear", 3: "disgust", 4: "happy", 5: "sad", 6: "angry", 7: "neutral"}
+
+
+def rafdb(root: Path, per_class=(4, 2), aligned=True) -> Path:
+    lines, k = [], 0
+    for split, n in zip(("train", "test"), per_class):
+        for code in RAF_NAMES:
+            for _ in range(n):
+                k += 1
+                name = f"{split}_{k:05d}.jpg"
+                lines.append(f"{name} {code}")
+                if aligned:
+                    write(root / "Image" / "aligned" / f"{split}_{k:05d}_aligned.jpg", image_bytes((100, 100), "RGB", "JPEG"))
+                else:
+                    write(root / "Image" / "original" / name, image_bytes((120, 90), "RGB", "JPEG"))
+    write(root / "EmoLabel" / "list_patition_label.txt", ("\n".join(lines) + "\n").encode())
+    return root
+
+
+AFFECTNET_NAMES = ["Anger", "Contempt", "Disgust", "Fear", "Happy", "Neutral", "Sad", "Surprise"]
+
+
+def affectnet_yolo(root: Path, per_class=3) -> Path:
+    write(root / "data.yaml", ("nc: 8\nnames: [" + ", ".join(f"'{n}'" for n in AFFECTNET_NAMES) + "]\n").encode())
+    k = 0
+    for split, n in (("train", per_class), ("valid", 1), ("test", 1)):
+        for cls in range(len(AFFECTNET_NAMES)):
+            for _ in range(n):
+                k += 1
+                write(root / split / "images" / f"img{k}.jpg", image_bytes((96, 96), "RGB", "JPEG"))
+                # a small second box of another class: the largest box decides
+                write(root / split / "labels" / f"img{k}.txt",
+                      f"{cls} 0.5 0.5 0.8 0.8\n{(cls + 1) % 8} 0.1 0.1 0.1 0.1\n".encode())
+    return root
+
+
+KDEF_CODES = ("AF", "AN", "DI", "HA", "NE", "SA", "SU")
+
+
+def kdef(root: Path, subjects=10, poses=("S", "HL", "HR", "FL", "FR")) -> Path:
+    for i in range(1, subjects + 1):
+        gender = "F" if i % 2 else "M"
+        for session in "AB":
+            folder = f"{session}{gender}{i:02d}"
+            for code in KDEF_CODES:
+                for pose in poses:
+                    write(root / folder / f"{folder}{code}{pose}.JPG", image_bytes((64, 80), "RGB", "JPEG"))
+    return root
+
+
+CK_FOLDERS = ("anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise")
+
+
+def ckplus(root: Path, subjects=12, per_subject=2) -> Path:
+    for s in range(subjects):
+        for c in CK_FOLDERS:
+            for j in range(per_subject):
+                write(root / c / f"S{100 + s:03d}_{j + 1:03d}_{10 + j:08d}.png", image_bytes((48, 48)))
+    return root
+
+
+JAFFE_CODES = ("AN", "DI", "FE", "HA", "NE", "SA", "SU")
+JAFFE_SUBJECTS = ("KA", "KL", "KM", "KR", "MK", "NA", "NM", "TM", "UY", "YM")
+
+
+def jaffe(root: Path, per_code=2) -> Path:
+    k = 0
+    for subj in JAFFE_SUBJECTS:
+        for code in JAFFE_CODES:
+            for j in range(per_code):
+                k += 1
+                write(root / f"{subj}.{code}{j + 1}.{k}.tiff", image_bytes((64, 64), fmt="TIFF"))
+    return root
+
+
+def imagefolder(root: Path, classes=("joy", "sad", "calm"), per_class=5, splits=None) -> Path:
+    for c in classes:
+        for split in splits or [None]:
+            for j in range(per_class):
+                folder = root / split / c if split else root / c
+                write(folder / f"img_{j}.png", image_bytes((64, 64), "RGB"))
+    return root
+
+
+def zip_folder(folder: Path, dest: Path, prefix: str = "") -> Path:
+    with zipfile.ZipFile(dest, "w") as zf:
+        for f in sorted(folder.rglob("*")):
+            if f.is_file():
+                zf.write(f, prefix + f.relative_to(folder).as_posix())
+    return dest

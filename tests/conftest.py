@@ -1,0 +1,33 @@
+"""Shared fixtures: an isolated store per test, real data when ../shared is there."""
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+sys.path.insert(0, str(REPO))  # pages and AppTest scripts import fer from the repo root
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """An empty store of this test's own ($FER_ARTIFACTS)."""
+    root = tmp_path / "store"
+    monkeypatch.setenv("FER_ARTIFACTS", str(root))
+    for var in ("FER_IMPORT_ROOTS", "FER_DEVICE", "FER_MAX_JOBS", "FER_ICE_SERVERS"):
+        monkeypatch.delenv(var, raising=False)
+    return root
+
+
+def shared_file(name: str) -> Path:
+    path = SHARED_DATA / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the real test data sits in ../shared/data beside the checkout)")
+    return path
+
+
+@pytest.fixture
+def mini_zip():
+    return shared_file("fer2013-mini.zip")
