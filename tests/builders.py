@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+REPO = Path(__file__).resolve().parent.parent
 _rng = np.random.default_rng(1234)
 
 

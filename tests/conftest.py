@@ -31,3 +31,8 @@ def shared_file(name: str) -> Path:
 @pytest.fixture
 def mini_zip():
     return shared_file("fer2013-mini.zip")
+
+
+@pytest.fixture
+def fer2013_zip():
+    return shared_file("fer2013.zip")

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import builders as b
-from conftest import REPO
+from builders import REPO
 
 
 def run(*args, env_store, check=True):

@@ -2,7 +2,7 @@
 from streamlit.testing.v1 import AppTest
 
 import builders as b
-from conftest import REPO
+from builders import REPO
 
 HOME = str(REPO / "Home.py")
 

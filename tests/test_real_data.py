@@ -3,7 +3,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer.data import import_dataset
-from conftest import REPO
+from builders import REPO
 
 pytestmark = pytest.mark.real_data
 
@@ -30,10 +30,8 @@ BLACK = ["test/angry/PublicTest_5543497.jpg"] + [f"train/angry/Training_{i}.jpg"
     "train/surprise/Training_48403842.jpg"]
 
 
-def test_full_fer2013(store):
-    from conftest import shared_file
-
-    df = import_dataset([str(shared_file("fer2013.zip"))], "fer2013").manifest
+def test_full_fer2013(store, fer2013_zip):
+    df = import_dataset([str(fer2013_zip)], "fer2013").manifest
     assert len(df) == 35887
     assert df["split"].value_counts().to_dict() == {"train": 28709, "val": 3589, "test": 3589}
     for cls, counts in README_COUNTS.items():
