@@ -18,7 +18,7 @@ def _progress_bar():
     def update(stage: str, done: int, total: int) -> None:
         bar = bars.get(stage)
         if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, unit="img" if stage == "scan" else "step",
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit="img" if stage in ("scan", "align") else "step",
                                      file=sys.stderr, leave=False, dynamic_ncols=True)
         bar.update(done - bar.n)
         if done >= total:
@@ -46,9 +46,34 @@ def cmd_import(args) -> int:
     t0 = time.perf_counter()
     result = import_dataset(args.sources, args.name, mapping=args.map, seed=args.seed, replace=args.replace,
                             progress=None if args.quiet else _progress_bar())
+    if args.align:
+        _align(args)
     _print_summary(summary(result.name))
     print(f"wrote {result.folder} ({len(result.manifest)} images) in {time.perf_counter() - t0:.1f} s",
           file=sys.stderr)
+    return 0
+
+
+def _align(args) -> dict:
+    from fer.data.align import align_dataset
+
+    done = align_dataset(args.name, size=args.size, detector=args.detector, margin=args.margin,
+                         grayscale=True if args.gray else None, progress=None if args.quiet else _progress_bar())
+    c = done["crop"]
+    how = "resized ready-made crops" if not done["detected"] else (
+        f"{c['detector']} detection, eyes levelled, margin {c['margin']}")
+    print(f"faces: {done['found']} aligned, {done['no_face']} without a face (centre crop, q_no_face), "
+          f"{done['skipped_corrupt']} corrupt skipped; {how}; {c['size']}x{c['size']} "
+          f"{'grayscale' if c['grayscale'] else 'RGB'}; {done['images_per_s']} images/s")
+    return done
+
+
+def cmd_align(args) -> int:
+    from fer import store
+
+    t0 = time.perf_counter()
+    _align(args)
+    print(f"wrote {store.dataset_dir(args.name) / 'faces.npy'} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return 0
 
 
@@ -70,6 +95,15 @@ def cmd_list(args) -> int:
     return 0
 
 
+def _align_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("alignment")
+    g.add_argument("--size", type=int, default=None,
+                   help="crop side in pixels (default 112; ready-made crops keep their own size)")
+    g.add_argument("--detector", choices=("mtcnn", "haar"), default="mtcnn", help="face detector (default mtcnn)")
+    g.add_argument("--margin", type=float, default=0.3, help="margin around the face box on every side (default 0.3)")
+    g.add_argument("--gray", action="store_true", help="store grayscale crops")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from fer.data.formats import FORMATS
 
@@ -86,7 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--seed", type=int, default=0, help="seed of carved splits (default 0)")
     imp.add_argument("--replace", action="store_true", help="replace a dataset of the same name (decisions are kept)")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    imp.add_argument("--align", action="store_true", help="detect and align the faces after the import")
+    _align_options(imp)
     imp.set_defaults(func=cmd_import)
+
+    al = ds.add_parser("align", help="detect and align every face of a dataset once (faces.npy)")
+    al.add_argument("name", help="dataset name")
+    al.add_argument("--quiet", action="store_true", help="no progress bar")
+    _align_options(al)
+    al.set_defaults(func=cmd_align)
 
     ls = ds.add_parser("list", help="datasets of the store")
     ls.set_defaults(func=cmd_list)

@@ -41,7 +41,8 @@ def test_fer2013_folders_official_splits(store, tmp_path):
     assert df[df["path"].str.contains("PublicTest")]["split"].eq("val").all()
     assert df[df["path"].str.contains("PrivateTest")]["split"].eq("test").all()
     assert (df["label_name"] == df["path"].str.split("/").str[-2]).all()
-    assert r.info["crop"] == {"ready_made": True, "size": 48, "grayscale": True}
+    assert r.info["crop"] == {"ready_made": True, "detector": "mtcnn", "align": True, "margin": -0.04, "size": 48,
+                              "grayscale": True}
 
 
 def test_fer2013_csv_rows_and_usage(store, tmp_path):
@@ -91,6 +92,7 @@ def test_ckplus_subjects_and_contempt(store, tmp_path):
     r = _import(store, b.ckplus(tmp_path / "ck", subjects=12))
     df = r.manifest
     assert r.info["dropped"] == {"contempt": 24}
+    assert r.info["crop"]["ready_made"] and r.info["crop"]["size"] == 48  # CK+48: 48×48 crops
     assert df["subject"].str.match(r"^S\d{3}$").all()
     _one_split_per_subject(df)
 

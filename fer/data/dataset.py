@@ -22,7 +22,7 @@ import pandas as pd
 import fer
 from fer import store
 from fer.data import quality, splits
-from fer.data.formats import FORMATS, Record, detect
+from fer.data.formats import FORMATS, READY_48_GRAY, Record, detect
 from fer.data.scan import scan
 from fer.data.sources import SourceError, SourceFiles, read_member
 from fer.images import MAX_PIXELS, open_image
@@ -161,7 +161,6 @@ def import_dataset(
     _stage(progress, "duplicates", 1, 1)
 
     # 4. write into a fresh folder, then move it into place
-    crop = [FORMATS[s["format"]].ready_made for s in info_sources.values()]
     info = {
         "name": name,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -177,7 +176,7 @@ def import_dataset(
         "max_pixels": max_pixels,
         "split": {"seed": seed, "val_fraction": 0.1, "test_fraction": 0.1},
         # crops made by the dataset's authors need no detection; None: faces still to align
-        "crop": {"ready_made": True, **crop[0]} if crop and all(c == crop[0] and c for c in crop) else None,
+        "crop": _ready_made_crop(info_sources, df),
     }
     store.datasets_dir().mkdir(parents=True, exist_ok=True)
     tmp = store.datasets_dir() / f".{name}.importing-{time.time_ns()}"
@@ -194,6 +193,21 @@ def import_dataset(
     seconds = {"list": t_list - t0, "scan": t_scan - t_list, "near_duplicates": t_pairs - t_scan,
                "splits_and_write": t_end - t_pairs, "total": t_end - t0}
     return ImportResult(name, target, df, info, seconds)
+
+
+def _ready_made_crop(sources: dict, df: pd.DataFrame) -> dict | None:
+    """The crop block when every source holds ready-made crops of one kind (FER2013, CK+48)."""
+    blocks = []
+    for sid, src in sources.items():
+        block = FORMATS[src["format"]].ready_made
+        if block is None and src["format"] == "ckplus":
+            rows = df[(df["source"] == sid) & ~df["q_corrupt"]]
+            if len(rows) and (rows["width"] == 48).all() and (rows["height"] == 48).all():
+                block = READY_48_GRAY  # CK+48
+        blocks.append(block)
+    if blocks and blocks[0] is not None and all(b == blocks[0] for b in blocks):
+        return {"ready_made": True, **blocks[0]}
+    return None
 
 
 def _swap_into_place(new: Path, target: Path) -> None:

@@ -256,6 +256,14 @@ def read_fer2013_csv(files, mapper):
 
 # -- registry and detection -----------------------------------------------------------------
 
+# FER2013's crops as our crop geometry: MTCNN on 350 upscaled fer2013-mini faces finds a box
+# centred in the image (24.0, 24.3 of 48) and slightly larger than it, so the equivalent margin
+# is -0.04 (interquartile range -0.09 to 0.01), eyes 39 % down. CK+48 crops are cut the same
+# way (assumed: no CK+ data here to measure). Photos are prepared for such a model by detecting
+# with MTCNN, levelling the eyes and cutting with this margin.
+READY_48_GRAY = {"detector": "mtcnn", "align": True, "margin": -0.04, "size": 48, "grayscale": True}
+
+
 @dataclass(frozen=True)
 class Format:
     name: str
@@ -266,13 +274,12 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
-    Format("fer2013-folders", read_fer2013_folders, "FER2013 image folders (train/ test/ <class>/)",
-           {"size": 48, "grayscale": True}),
-    Format("fer2013-csv", read_fer2013_csv, "FER2013 CSV (emotion,pixels,Usage)", {"size": 48, "grayscale": True}),
+    Format("fer2013-folders", read_fer2013_folders, "FER2013 image folders (train/ test/ <class>/)", READY_48_GRAY),
+    Format("fer2013-csv", read_fer2013_csv, "FER2013 CSV (emotion,pixels,Usage)", READY_48_GRAY),
     Format("rafdb", read_rafdb, "RAF-DB basic (EmoLabel/list_patition_label.txt)"),
     Format("affectnet-yolo", read_affectnet_yolo, "AffectNet in YOLO form (images/, labels/, data.yaml)"),
     Format("kdef", read_kdef, "KDEF (codes in file names, poses S, HL, HR kept)"),
-    Format("ckplus", read_ckplus, "CK+ class folders (subject S###)"),
+    Format("ckplus", read_ckplus, "CK+ class folders (subject S###); CK+48 crops are ready-made"),
     Format("jaffe", read_jaffe, "JAFFE (codes in file names, subject prefix)"),
     Format("imagefolder", read_imagefolder, "any class-per-folder tree"),
 )}
