@@ -1,0 +1,114 @@
+"""Emotions of the faces in an image, with any trained model, prepared as the model was trained.
+
+``Predictor.load(x)`` takes a model folder, a run id, a model name or ``default``
+(``fer.modelfile.resolve``). Faces are found and cut with the ``face`` block of the model's
+model.json (detector, eye alignment, margin, size, grayscale), so a photo reaches the model as
+its training images did.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from fer import faces, modelfile
+from fer.labels import CLASSES
+
+
+@dataclass
+class FaceResult:
+    box: tuple[float, float, float, float]
+    landmarks: np.ndarray | None
+    probs: dict[str, float]
+    label: str
+    score: float = 1.0  # the detector's confidence
+    crop: np.ndarray | None = field(default=None, repr=False)  # what the model saw
+
+    @property
+    def confidence(self) -> float:
+        return self.probs[self.label]
+
+    def to_dict(self) -> dict:
+        return {"box": [round(float(v), 1) for v in self.box], "label": self.label,
+                "probs": {k: round(float(v), 4) for k, v in self.probs.items()}, "score": round(float(self.score), 4)}
+
+
+class Predictor:
+    def __init__(self, model, meta: dict, folder: Path, device: str = "cpu", detector: str | None = None):
+        self.model, self.meta, self.folder, self.device = model, meta, Path(folder), torch.device(device)
+        self.face = dict(meta.get("face") or {})
+        trained = self.face.get("detector") or "mtcnn"
+        self.detector = detector or trained
+        self.warning = (f"detector {self.detector} differs from the {trained} this model's faces were prepared with: "
+                        "crops may not match what it learned" if self.detector != trained else None)
+        self.size, self.channels = int(meta["input_size"]), int(meta["channels"])
+        norm = meta["normalisation"]
+        self.mean = torch.tensor(norm["mean"]).view(1, -1, 1, 1).to(self.device)
+        self.std = torch.tensor(norm["std"]).view(1, -1, 1, 1).to(self.device)
+        self.classes = list(meta["classes"])
+
+    @classmethod
+    def load(cls, x: str | Path = "default", device: str = "cpu", detector: str | None = None) -> "Predictor":
+        folder = modelfile.resolve(x)
+        model, meta = modelfile.load(folder, device=device)
+        return cls(model, meta, folder, device, detector)
+
+    @property
+    def name(self) -> str:
+        return f"{self.meta['architecture']} ({self.folder.name})"
+
+    def _fit(self, crop: np.ndarray) -> np.ndarray:
+        if crop.ndim == 2:
+            crop = crop[..., None]
+        if crop.shape[2] == 4:
+            crop = crop[..., :3]
+        if self.channels == 1 and crop.shape[2] == 3:
+            crop = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)[..., None]
+        elif self.channels == 3 and crop.shape[2] == 1:
+            crop = np.repeat(crop, 3, axis=2)
+        if crop.shape[:2] != (self.size, self.size):
+            crop = cv2.resize(crop, (self.size, self.size), interpolation=cv2.INTER_AREA
+                              if crop.shape[0] > self.size else cv2.INTER_LINEAR).reshape(self.size, self.size, -1)
+        return crop
+
+    @torch.inference_mode()
+    def classify(self, crops, batch_size: int = 64) -> np.ndarray:
+        """N × 7 probabilities for faces already cut (uint8 arrays, any size, gray or RGB)."""
+        crops = [self._fit(np.asarray(c, dtype=np.uint8)) for c in crops]
+        if not crops:
+            return np.zeros((0, len(self.classes)), np.float32)
+        out = []
+        for i in range(0, len(crops), batch_size):
+            x = torch.from_numpy(np.stack(crops[i:i + batch_size])).to(self.device)
+            x = (x.permute(0, 3, 1, 2).float() / 255 - self.mean) / self.std
+            out.append(torch.softmax(self.model(x).float(), dim=1).cpu().numpy())
+        return np.concatenate(out)
+
+    def crop(self, rgb: np.ndarray, face: faces.Face) -> np.ndarray:
+        """The face cut as the model's training faces were (the model.json face block)."""
+        margin = float(self.face.get("margin", 0.3))
+        if self.face.get("align", True):
+            return faces.align(rgb, face, size=self.size, margin=margin, grayscale=self.channels == 1)
+        plain = faces.Face(face.box, face.score, None)
+        return faces.align(rgb, plain, size=self.size, margin=margin, grayscale=self.channels == 1)
+
+    def predict(self, image, whole_image: bool = False) -> list[FaceResult]:
+        """Every face in ``image`` (RGB array or PIL image), largest first; with ``whole_image``,
+        an image without a detected face is classified as one face (a centre square)."""
+        rgb = faces.as_rgb(image)
+        found = faces.detect(rgb, method=self.detector)
+        if found:
+            crops = [self.crop(rgb, f) for f in found]
+        elif whole_image:
+            h, w = rgb.shape[:2]
+            s = min(h, w)
+            found = [faces.Face(((w - s) / 2, (h - s) / 2, (w + s) / 2, (h + s) / 2), 0.0)]
+            crops = [faces.centre_crop(rgb, self.size, grayscale=self.channels == 1)]
+        else:
+            return []
+        probs = self.classify(crops)
+        return [FaceResult(f.box, f.landmarks, dict(zip(self.classes, map(float, p))), self.classes[int(p.argmax())],
+                           f.score, c) for f, p, c in zip(found, probs, crops)]

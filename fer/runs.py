@@ -1,0 +1,151 @@
+"""Training runs of the store: create, list, read curves, rename, delete, promote.
+
+A run's id never changes; its name is a display field in run.json.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from fer import jobs, store
+
+
+class RunError(ValueError):
+    pass
+
+
+def folder(run_id: str) -> Path:
+    store.check_name(run_id)
+    f = store.runs_dir() / run_id
+    if not (f / "run.json").exists():
+        raise RunError(f"no run {run_id!r} in {store.runs_dir()}")
+    return f
+
+
+def create(cfg: dict) -> Path:
+    """A new run folder with its resolved config, queued state and an immutable id."""
+    from fer.training.config import dump
+
+    run_id = jobs.new_id()
+    f = store.runs_dir() / run_id
+    f.mkdir(parents=True)
+    name = cfg.get("name") or f"{cfg['model']['backbone']} on {cfg['dataset']}"
+    store.write_json(f / "run.json", {"id": run_id, "name": name, "created": jobs.now(), "dataset": cfg["dataset"],
+                                      "tags": []})
+    store.write_text(f / "config.yaml", dump(cfg))
+    jobs.write_status(f, state="queued", queued=jobs.now())
+    return f
+
+
+def config(run_id_or_folder) -> dict:
+    f = Path(run_id_or_folder) if isinstance(run_id_or_folder, Path) else folder(run_id_or_folder)
+    return yaml.safe_load((f / "config.yaml").read_text("utf-8"))
+
+
+def metrics(f: Path) -> list[dict]:
+    """Lines of metrics.jsonl; a torn last line (a process killed mid-write) is skipped."""
+    out = []
+    try:
+        text = (Path(f) / "metrics.jsonl").read_text("utf-8")
+    except FileNotFoundError:
+        return out
+    for line in text.splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return out
+
+
+def append_metrics(f: Path, record: dict) -> None:
+    with open(Path(f) / "metrics.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
+def epochs(f: Path) -> pd.DataFrame:
+    return pd.DataFrame([m for m in metrics(f) if m.get("kind") == "epoch"])
+
+
+def _summary(f: Path, split: str = "test") -> dict:
+    meta = store.read_json(f / "run.json", {}) or {}
+    for p in sorted((f / "eval").glob(f"*/{split}/summary.json")):
+        if p.parent.parent.name == meta.get("dataset"):
+            return store.read_json(p, {}) or {}
+    return {}
+
+
+def table() -> pd.DataFrame:
+    """One row per run: name, state, data, recipe, best val F1, test figures, duration."""
+    rows = []
+    root = store.runs_dir()
+    for f in sorted(root.iterdir(), reverse=True) if root.is_dir() else []:
+        if not (f / "run.json").exists():
+            continue
+        meta = store.read_json(f / "run.json", {}) or {}
+        st = jobs.status(f)
+        try:
+            cfg = config(f)
+        except (OSError, yaml.YAMLError):
+            cfg = {}
+        ep = epochs(f)
+        test = _summary(f)
+        m = cfg.get("model", {})
+        rows.append({
+            "id": f.name, "name": meta.get("name"), "state": st["state"], "dataset": meta.get("dataset"),
+            "backbone": m.get("backbone"), "transfer": m.get("transfer"), "input": m.get("input_size"),
+            "lr": (cfg.get("optimizer") or {}).get("lr"), "batch": cfg.get("batch_size"),
+            "epochs": f"{len(ep)}/{cfg.get('epochs')}",
+            "best_val_f1": float(ep["val_macro_f1"].max()) if "val_macro_f1" in ep else None,
+            "test_accuracy": test.get("accuracy"), "test_f1": test.get("macro_f1"),
+            "minutes": round(float(ep["epoch_seconds"].sum()) / 60, 1) if "epoch_seconds" in ep else None,
+            "created": meta.get("created"),
+        })
+    return pd.DataFrame(rows)
+
+
+def rename(run_id: str, name: str) -> None:
+    f = folder(run_id)
+    if not name.strip():
+        raise RunError("a run's name cannot be empty")
+    meta = store.read_json(f / "run.json", {})
+    store.write_json(f / "run.json", {**meta, "name": name.strip()})
+
+
+def delete(run_id: str) -> None:
+    f = folder(run_id)
+    if jobs.status(f)["state"] in jobs.ACTIVE:
+        raise RunError(f"run {run_id} is {jobs.status(f)['state']}: cancel it first")
+    trash = f.with_name(f".{f.name}.deleting-{time.time_ns()}")
+    f.rename(trash)  # gone from listings at once, then removed
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def promote(run_id: str, model_name: str) -> Path:
+    """Copy a finished run's weights, model.json and evaluations to ``models/<model_name>/``
+    (``default`` makes it the model every page and ``Predictor.load("default")`` use)."""
+    f = folder(run_id)
+    store.check_name(model_name)
+    if not (f / "model.safetensors").exists():
+        raise RunError(f"run {run_id} has no weights yet")
+    target = store.models_dir() / model_name
+    tmp = store.models_dir() / f".{model_name}.promoting-{time.time_ns()}"
+    tmp.mkdir(parents=True)
+    for name in ("model.safetensors", "model.json", "config.yaml", "card.md"):
+        if (f / name).exists():
+            shutil.copy2(f / name, tmp / name)
+    if (f / "eval").exists():
+        shutil.copytree(f / "eval", tmp / "eval")
+    store.write_json(tmp / "source.json", {"run": run_id, "promoted": jobs.now()})
+    if target.exists():
+        old = target.with_name(f".{model_name}.old-{time.time_ns()}")
+        target.rename(old)
+        tmp.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(target)
+    return target

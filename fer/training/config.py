@@ -1,0 +1,176 @@
+"""Training configs: defaults, YAML presets, ``--set key=value`` overrides, validation.
+
+A config is a plain nested dict; the resolved one is written into the run folder as
+``config.yaml`` so that ``--config runs/<id>/config.yaml`` reruns it exactly.
+"""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+# Every key, its default and its meaning: the README's config table is generated from this.
+SCHEMA: dict[str, tuple] = {
+    "dataset": (None, "dataset of the store to train on (required)"),
+    "name": (None, "display name of the run (default: preset and dataset)"),
+    "seed": (0, "random seed of weights, sampling and augmentation"),
+    "epochs": (30, "training epochs"),
+    "batch_size": (64, "images per batch"),
+    "device": ("auto", "auto, cpu, cuda or cuda:N"),
+    "amp": (True, "mixed precision (CUDA only)"),
+    "channels_last": (True, "channels-last memory format (CUDA, and CPU where it is faster)"),
+    "model.backbone": ("fer_cnn", "timm model name (resnet18, convnext_tiny, ...), fer_cnn or facenet_vggface2"),
+    "model.pretrained": (False, "start from pretrained weights (needs the hub, or model.weights)"),
+    "model.weights": (None, "a local weights file: timm ImageNet weights, or a 7-class model.safetensors"),
+    "model.input_size": (48, "input side in pixels"),
+    "model.channels": (1, "1 (grayscale) or 3 (RGB)"),
+    "model.dropout": (0.3, "dropout before the classifier"),
+    "model.transfer": ("full", "frozen (head only), partial (last N stages + head) or full"),
+    "model.partial_stages": (1, "N for partial: how many of the last stages train"),
+    "model.warmup_head_epochs": (0, "epochs with the head alone before the transfer mode applies"),
+    "optimizer.name": ("adamw", "adam or adamw"),
+    "optimizer.lr": (1e-3, "learning rate of the backbone"),
+    "optimizer.head_lr": (None, "learning rate of the head (default: optimizer.lr)"),
+    "optimizer.weight_decay": (0.05, "weight decay"),
+    "schedule.name": ("cosine", "cosine or constant"),
+    "schedule.warmup_epochs": (1, "linear learning-rate warm-up, in epochs"),
+    "schedule.min_lr": (1e-6, "learning rate at the end of the cosine"),
+    "loss.label_smoothing": (0.1, "label smoothing of the cross-entropy"),
+    "loss.class_weights": (False, "weight the loss by N / (C · N_c)"),
+    "sampler.balanced": (False, "draw classes equally (weights N / (C · N_c))"),
+    "augment.crop_scale": ([0.8, 1.0], "RandomResizedCrop area range ([1, 1]: off)"),
+    "augment.hflip": (True, "horizontal flip"),
+    "augment.randaugment_n": (2, "RandAugment: operations per image (0: off)"),
+    "augment.randaugment_m": (6, "RandAugment: magnitude (of 30)"),
+    "augment.brightness": (0.2, "ColorJitter brightness"),
+    "augment.contrast": (0.2, "ColorJitter contrast"),
+    "mixup.alpha": (0.0, "mixup alpha (0: off)"),
+    "mixup.prob": (0.5, "fraction of batches mixed when mixup.alpha > 0"),
+    "ema.enabled": (False, "validate with an exponential moving average of the weights (timm ModelEmaV3)"),
+    "ema.decay": (0.999, "EMA decay per step"),
+    "early_stopping.patience": (10, "epochs without a better val loss before stopping (0: never stop)"),
+    "checkpoint.monitor": ("val_macro_f1", "metric that picks the best epoch: val_macro_f1, val_accuracy or val_loss"),
+    "eval_splits": (["test"], "splits evaluated with the best weights at the end"),
+}
+CHOICES = {
+    "model.transfer": ("frozen", "partial", "full"),
+    "optimizer.name": ("adam", "adamw"),
+    "schedule.name": ("cosine", "constant"),
+    "checkpoint.monitor": ("val_macro_f1", "val_accuracy", "val_loss"),
+    "model.channels": (1, 3),
+}
+
+
+class ConfigError(ValueError):
+    """A config that cannot train: the message names the key and what is wrong."""
+
+
+def defaults() -> dict:
+    cfg: dict = {}
+    for key, (value, _) in SCHEMA.items():
+        set_key(cfg, key, copy.deepcopy(value))
+    return cfg
+
+
+def set_key(cfg: dict, dotted: str, value) -> None:
+    *parents, last = dotted.split(".")
+    node = cfg
+    for p in parents:
+        node = node.setdefault(p, {})
+    node[last] = value
+
+
+def get_key(cfg: dict, dotted: str):
+    node = cfg
+    for p in dotted.split("."):
+        node = node[p]
+    return node
+
+
+def flatten(cfg: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in cfg.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def resolve(base: dict | None = None, sets: list[str] | None = None) -> dict:
+    """Defaults, then ``base`` (a preset), then ``key=value`` overrides; unknown keys refused."""
+    cfg = defaults()
+    for key, value in flatten(base or {}).items():
+        if key not in SCHEMA:
+            raise ConfigError(f"unknown config key {key!r}; see the README for the keys")
+        set_key(cfg, key, value)
+    for item in sets or []:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r}: use key=value, e.g. --set epochs=30")
+        key, raw = item.split("=", 1)
+        key = key.strip()
+        if key not in SCHEMA:
+            close = [k for k in SCHEMA if k.endswith("." + key) or key in k]
+            hint = f" (did you mean {', '.join(close[:3])}?)" if close else ""
+            raise ConfigError(f"--set {key}: unknown config key{hint}")
+        set_key(cfg, key, yaml.safe_load(raw) if raw.strip() else None)
+    return cfg
+
+
+def load(path: str | Path, sets: list[str] | None = None) -> dict:
+    try:
+        base = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({e})") from None
+    if not isinstance(base, dict):
+        raise ConfigError(f"{path}: a config is a mapping of keys to values")
+    return resolve(base, sets)
+
+
+def validate(cfg: dict) -> dict:
+    """Check every value before anything trains; ``ConfigError`` names the first problem."""
+    flat = flatten(cfg)
+    for key, choices in CHOICES.items():
+        if flat[key] not in choices:
+            raise ConfigError(f"{key}={flat[key]!r}: use one of {', '.join(map(str, choices))}")
+    positive_int = ("epochs", "batch_size", "model.input_size", "model.partial_stages")
+    for key in positive_int:
+        if not isinstance(flat[key], int) or isinstance(flat[key], bool) or flat[key] < 1:
+            raise ConfigError(f"{key}={flat[key]!r}: use a whole number of at least 1")
+    for key in ("optimizer.lr", "schedule.min_lr", "ema.decay"):
+        if not isinstance(flat[key], (int, float)) or flat[key] <= 0:
+            raise ConfigError(f"{key}={flat[key]!r}: use a positive number")
+    if flat["optimizer.head_lr"] is not None and (not isinstance(flat["optimizer.head_lr"], (int, float))
+                                                  or flat["optimizer.head_lr"] <= 0):
+        raise ConfigError(f"optimizer.head_lr={flat['optimizer.head_lr']!r}: use a positive number")
+    for key in ("model.dropout", "loss.label_smoothing", "augment.brightness", "augment.contrast"):
+        if not isinstance(flat[key], (int, float)) or not 0 <= flat[key] < 1:
+            raise ConfigError(f"{key}={flat[key]!r}: use a number from 0 up to (not including) 1")
+    if not isinstance(flat["mixup.prob"], (int, float)) or not 0 <= flat["mixup.prob"] <= 1:
+        raise ConfigError(f"mixup.prob={flat['mixup.prob']!r}: use a fraction from 0 to 1")
+    for key in ("model.warmup_head_epochs", "schedule.warmup_epochs", "early_stopping.patience",
+                "augment.randaugment_n", "augment.randaugment_m"):
+        if not isinstance(flat[key], int) or flat[key] < 0:
+            raise ConfigError(f"{key}={flat[key]!r}: use a whole number of at least 0")
+    if not 0 <= flat["augment.randaugment_m"] <= 30:
+        raise ConfigError("augment.randaugment_m: use 0 to 30")
+    lo_hi = flat["augment.crop_scale"]
+    if not (isinstance(lo_hi, list) and len(lo_hi) == 2 and 0 < lo_hi[0] <= lo_hi[1] <= 1):
+        raise ConfigError(f"augment.crop_scale={lo_hi!r}: use [low, high] with 0 < low <= high <= 1")
+    if not isinstance(flat["optimizer.weight_decay"], (int, float)) or flat["optimizer.weight_decay"] < 0:
+        raise ConfigError("optimizer.weight_decay: use 0 or a positive number")
+    if flat["mixup.alpha"] < 0:
+        raise ConfigError("mixup.alpha: use 0 (off) or a positive number")
+    if not flat["dataset"]:
+        raise ConfigError("dataset: name a dataset of the store (--set dataset=NAME)")
+    if not isinstance(flat["eval_splits"], list) or not set(flat["eval_splits"]) <= {"train", "val", "test"}:
+        raise ConfigError("eval_splits: a list of train, val, test")
+    return cfg
+
+
+def dump(cfg: dict) -> str:
+    return yaml.safe_dump(cfg, sort_keys=False)

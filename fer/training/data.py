@@ -1,0 +1,124 @@
+"""Training data: a dataset of the store decoded once into uint8 arrays, split as the manifest says.
+
+Rows marked ``q_corrupt`` and rows the user excluded are left out. Aligned crops (faces.npy) are
+used when the dataset has them; otherwise every image is decoded once (a centre square, resized)
+and the array is cached beside the manifest, keyed by the manifest's hash and the input size.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import pandas as pd
+import torch
+
+from fer import store
+from fer.data import dataset, exclusions
+from fer.data.align import load_faces
+from fer.images import to_gray, to_rgb
+from fer.labels import CLASSES, NUM_CLASSES
+
+
+@dataclass
+class Split:
+    images: np.ndarray  # N × H × W × C uint8
+    labels: np.ndarray  # N int64
+    rows: pd.DataFrame  # the manifest rows, in the same order
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def manifest_hash(name: str) -> str:
+    h = hashlib.sha256((store.dataset_dir(name) / "manifest.parquet").read_bytes())
+    exc = store.dataset_dir(name) / "exclusions.csv"
+    if exc.exists():
+        h.update(exc.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _fit(arr: np.ndarray, size: int, channels: int) -> np.ndarray:
+    """A square crop (H×W×C uint8) at ``size`` and ``channels``."""
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.shape[2] != channels:
+        arr = (cv2.cvtColor(arr, cv2.COLOR_RGB2GRAY)[..., None] if channels == 1
+               else np.repeat(arr, 3, axis=2))
+    h, w = arr.shape[:2]
+    if (h, w) != (size, size):
+        s = min(h, w)
+        arr = arr[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+        arr = cv2.resize(arr, (size, size), interpolation=cv2.INTER_AREA if s > size else cv2.INTER_LINEAR)
+        arr = arr.reshape(size, size, -1)
+    return arr
+
+
+def _decode_all(name: str, rows: pd.DataFrame, size: int, channels: int, progress=None) -> np.ndarray:
+    info = dataset.info(name)
+    out = np.zeros((len(rows), size, size, channels), np.uint8)
+    for k, path in enumerate(rows["path"]):
+        img = dataset.load_image(info, path)
+        out[k] = _fit(to_gray(img) if channels == 1 else to_rgb(img), size, channels)
+        if progress and k % 1000 == 0:
+            progress("decode", k, len(rows))
+    return out
+
+
+def load(name: str, size: int, channels: int, progress=None) -> dict[str, Split]:
+    """train / val / test of a dataset as uint8 arrays (decoded once, then cached)."""
+    df = dataset.manifest(name).reset_index(drop=True)
+    usable = exclusions.usable(df, name)
+    faces = load_faces(name)
+    if faces is not None and len(faces) == len(df):
+        src = np.asarray(faces[usable.index.to_numpy()])
+        if src.shape[1:] != (size, size, channels):
+            src = np.stack([_fit(a, size, channels) for a in src]) if len(src) else src.reshape(0, size, size, channels)
+    else:
+        cache = store.dataset_dir(name) / f"cache-{size}-{channels}-{manifest_hash(name)}.npy"
+        if cache.exists():
+            src = np.load(cache)
+        else:
+            src = _decode_all(name, usable, size, channels, progress)
+            for old in store.dataset_dir(name).glob(f"cache-{size}-{channels}-*.npy"):
+                old.unlink(missing_ok=True)
+            tmp = cache.with_suffix(".tmp.npy")
+            np.save(tmp, src)
+            tmp.replace(cache)
+    out = {}
+    labels = usable["label"].to_numpy(np.int64)
+    for split in ("train", "val", "test"):
+        mask = (usable["split"] == split).to_numpy()
+        out[split] = Split(src[mask], labels[mask], usable[mask].reset_index(drop=True))
+    return out
+
+
+def class_weights(labels: np.ndarray) -> np.ndarray:
+    """N / (C · N_c) per class (0 for a class that does not occur)."""
+    counts = np.bincount(labels, minlength=NUM_CLASSES).astype(np.float64)
+    w = np.zeros(NUM_CLASSES)
+    present = counts > 0
+    w[present] = len(labels) / (present.sum() * counts[present])
+    return w
+
+
+def epoch_indices(labels: np.ndarray, balanced: bool, g: torch.Generator) -> torch.Tensor:
+    """One epoch of sample indices: a permutation, or draws weighted by N / (C · N_c)."""
+    n = len(labels)
+    if not balanced:
+        return torch.randperm(n, generator=g)
+    w = torch.as_tensor(class_weights(labels)[labels], dtype=torch.double)
+    return torch.multinomial(w, n, replacement=True, generator=g)
+
+
+def check_classes(splits: dict[str, Split]) -> None:
+    """Every class that occurs in val or test must occur in train."""
+    train = set(np.unique(splits["train"].labels))
+    if not train:
+        raise ValueError("the dataset has no usable training images")
+    if not len(splits["val"]):
+        raise ValueError("the dataset has no usable validation images")
+    missing = {int(c) for s in ("val", "test") for c in np.unique(splits[s].labels)} - train
+    if missing:
+        raise ValueError(f"class(es) {', '.join(CLASSES[c] for c in sorted(missing))} missing from train")

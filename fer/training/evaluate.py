@@ -1,0 +1,71 @@
+"""Evaluating a model on a split of any dataset of the store: summary.json + predictions.parquet."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fer import metrics, modelfile, store
+from fer.labels import CLASSES
+from fer.training import data, engine
+
+SPLIT_CHOICES = ("test", "val", "train", "all")
+
+
+def _device(device) -> torch.device:
+    return torch.device(device) if not isinstance(device, torch.device) else device
+
+
+def write_evaluation(model, meta: dict, split: data.Split, dataset_name: str, split_name: str, out_dir: Path,
+                     device="cpu", flip: bool = False) -> dict:
+    """Predict ``split`` with ``model``; write summary.json and predictions.parquet into ``out_dir``."""
+    device = _device(device)
+    mean = torch.tensor(meta["normalisation"]["mean"], device=device).view(1, -1, 1, 1)
+    std = torch.tensor(meta["normalisation"]["std"], device=device).view(1, -1, 1, 1)
+    probs = engine.predict(model, split.images, mean, std, device, flip=flip)
+    probs = probs.reshape(len(split), len(CLASSES))
+    summary = metrics.summary(split.labels, probs)
+    summary.update({"dataset": dataset_name, "split": split_name, "flip_tta": flip,
+                    "model": meta.get("architecture"), "manifest_hash": data.manifest_hash(dataset_name)})
+    rows = split.rows
+    pred = pd.DataFrame({"path": rows["path"].to_numpy(), "split": rows["split"].to_numpy(),
+                         "source": rows["source"].to_numpy(), "label": split.labels,
+                         "prediction": probs.argmax(1) if len(probs) else np.zeros(0, np.int64)})
+    for i, c in enumerate(CLASSES):
+        pred[f"p_{c}"] = probs[:, i].astype(np.float32)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    store.write_parquet(out_dir / "predictions.parquet", pred)
+    store.write_json(out_dir / "summary.json", summary)
+    return summary
+
+
+def output_dir(model_folder: Path, model_x: str, dataset_name: str, split: str) -> Path:
+    """Under the run or model folder when it lives in the store, else ``evals/<model>/``."""
+    model_folder = Path(model_folder).resolve()
+    inside = any(p in model_folder.parents for p in (store.runs_dir().resolve(), store.models_dir().resolve()))
+    base = model_folder if inside else store.root() / "evals" / (model_x if store.NAME_RE.match(model_x)
+                                                                  else model_folder.name)
+    return base / "eval" / dataset_name / split if inside else base / dataset_name / split
+
+
+def evaluate_model(model_x: str, dataset_name: str, split: str = "test", device: str = "cpu",
+                   flip: bool = False) -> tuple[dict, Path]:
+    """Evaluate a run, named model or model folder (``modelfile.resolve``) on a dataset's split."""
+    if split not in SPLIT_CHOICES:
+        raise ValueError(f"split {split!r}: use one of {', '.join(SPLIT_CHOICES)}")
+    folder = modelfile.resolve(model_x)
+    model, meta = modelfile.load(folder, device=device)
+    splits = data.load(dataset_name, meta["input_size"], meta["channels"])
+    if split == "all":
+        parts = [splits[s] for s in ("train", "val", "test")]
+        chosen = data.Split(np.concatenate([p.images for p in parts]), np.concatenate([p.labels for p in parts]),
+                            pd.concat([p.rows for p in parts], ignore_index=True))
+    else:
+        chosen = splits[split]
+    if not len(chosen):
+        raise ValueError(f"{dataset_name} has no usable {split} images")
+    out = output_dir(folder, model_x, dataset_name, split)
+    return write_evaluation(model, meta, chosen, dataset_name, split, out, device=device, flip=flip), out

@@ -1,0 +1,263 @@
+"""Backbones by name through timm's registry, our own two included, and transfer modes.
+
+``fer_cnn`` (a VGG-style CNN of about a million parameters for 48-px grayscale faces, quick on a
+CPU) and ``facenet_vggface2`` (facenet-pytorch's InceptionResnetV1 with a new head) are
+registered with timm, so ``timm.create_model(name)`` builds every architecture, and model.json,
+prediction and Grad-CAM rebuild any of them by name.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import timm
+import torch
+import torch.nn as nn
+from timm.models import register_model
+
+from fer.labels import NUM_CLASSES
+
+
+class ModelError(ValueError):
+    """A model that cannot be built: one line that says what to do instead."""
+
+
+# -- our small CNN --------------------------------------------------------------------------
+
+def _conv(cin: int, cout: int) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+class FerCNN(nn.Module):
+    """Four stages of 3×3 convolutions (32, 64, 128, 256 channels; 1, 2, 2, 2 layers), max-pooling
+    between them, global average pooling, dropout and a linear head: 1.2 M parameters."""
+
+    def __init__(self, num_classes: int = NUM_CLASSES, in_chans: int = 1, drop_rate: float = 0.3,
+                 widths=(32, 64, 128, 256), depths=(1, 2, 2, 2), **_):
+        super().__init__()
+        stages, c = [], in_chans
+        for i, (w, d) in enumerate(zip(widths, depths)):
+            layers = [nn.MaxPool2d(2)] if i else []
+            for _ in range(d):
+                layers += _conv(c, w)
+                c = w
+            stages.append(nn.Sequential(*layers))
+        self.stages = nn.Sequential(*stages)
+        self.num_features = c
+        self.drop_rate = drop_rate
+        self.global_pool = nn.AdaptiveAvgPool2d(1)
+        self.head_drop = nn.Dropout(drop_rate)
+        self.fc = nn.Linear(c, num_classes)
+        self.feature_info = [{"num_chs": w, "reduction": 2 ** i, "module": f"stages.{i}"} for i, w in enumerate(widths)]
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        self.fc = nn.Linear(self.num_features, num_classes)
+
+    def forward_features(self, x):
+        return self.stages(x)
+
+    def forward_head(self, x, pre_logits: bool = False):
+        x = self.head_drop(self.global_pool(x).flatten(1))
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, x):
+        return self.forward_head(self.forward_features(x))
+
+
+@register_model
+def fer_cnn(pretrained: bool = False, **kwargs) -> FerCNN:
+    if pretrained:
+        raise ModelError("fer_cnn has no pretrained weights: set model.pretrained: false")
+    kwargs.pop("pretrained_cfg", None), kwargs.pop("pretrained_cfg_overlay", None)
+    model = FerCNN(**kwargs)
+    model.pretrained_cfg = {"input_size": (kwargs.get("in_chans", 1), 48, 48), "mean": (0.5,), "std": (0.25,),
+                            "classifier": "fc", "architecture": "fer_cnn"}
+    return model
+
+
+# -- VGGFace2 (facenet-pytorch) -------------------------------------------------------------
+
+class FaceNetClassifier(nn.Module):
+    """InceptionResnetV1 (VGGFace2 weights when pretrained) → 512-d embedding → dropout → linear."""
+
+    def __init__(self, pretrained: bool = False, num_classes: int = NUM_CLASSES, drop_rate: float = 0.5,
+                 in_chans: int = 3, **_):
+        super().__init__()
+        from facenet_pytorch import InceptionResnetV1
+
+        if in_chans != 3:
+            raise ModelError("facenet_vggface2 takes RGB input: set model.channels: 3")
+        self.backbone = InceptionResnetV1(pretrained="vggface2" if pretrained else None, classify=False)
+        self.num_features = 512
+        self.head_drop = nn.Dropout(drop_rate)
+        self.fc = nn.Linear(512, num_classes)
+        self.feature_info = [{"module": f"backbone.{m}"} for m in ("repeat_1", "mixed_6a", "mixed_7a", "last_linear")]
+        self.pretrained_cfg = {"input_size": (3, 160, 160), "mean": (0.5, 0.5, 0.5), "std": (0.5, 0.5, 0.5),
+                               "classifier": "fc", "architecture": "facenet_vggface2"}
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
+        self.fc = nn.Linear(self.num_features, num_classes)
+
+    def forward_features(self, x):
+        return self.backbone(x)
+
+    def forward_head(self, x, pre_logits: bool = False):
+        x = self.head_drop(x)
+        return x if pre_logits else self.fc(x)
+
+    def forward(self, x):
+        return self.forward_head(self.forward_features(x))
+
+
+@register_model
+def facenet_vggface2(pretrained: bool = False, **kwargs) -> FaceNetClassifier:
+    kwargs.pop("pretrained_cfg", None), kwargs.pop("pretrained_cfg_overlay", None)
+    return FaceNetClassifier(pretrained=pretrained, **kwargs)
+
+
+# -- building -------------------------------------------------------------------------------
+
+def _online(host: str = "huggingface.co", timeout: float = 2.0) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false"):
+        return False
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def known(name: str) -> bool:
+    return name in ("fer_cnn", "facenet_vggface2") or timm.is_model(name)
+
+
+def build(mcfg: dict, num_classes: int = NUM_CLASSES, for_training: bool = True) -> nn.Module:
+    """A model from the ``model`` block of a config (or of model.json, with ``for_training=False``:
+    the architecture only, weights loaded by the caller)."""
+    name = mcfg["backbone"]
+    if not known(name):
+        raise ModelError(f"unknown backbone {name!r}: a timm model name (e.g. resnet18, convnext_tiny), fer_cnn "
+                         "or facenet_vggface2")
+    kwargs = dict(num_classes=num_classes, in_chans=mcfg.get("channels", 3), drop_rate=mcfg.get("dropout", 0.0))
+    pretrained = for_training and bool(mcfg.get("pretrained"))
+    weights = mcfg.get("weights") if for_training else None
+    if weights:
+        path = Path(weights).expanduser()
+        if not path.exists():
+            raise ModelError(f"model.weights: {path} does not exist")
+        if path.suffix == ".safetensors" and _is_fer_checkpoint(path):
+            model = timm.create_model(name, pretrained=False, **kwargs)
+            from safetensors.torch import load_file
+
+            model.load_state_dict(load_file(path))
+            return model
+        return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(path)), **kwargs)
+    if pretrained:
+        if name == "facenet_vggface2":
+            cached = Path(torch.hub.get_dir()) / "checkpoints" / "20180402-114759-vggface2.pt"
+            if not cached.exists() and not _online("github.com"):
+                raise ModelError("facenet_vggface2: the VGGFace2 weights need the network once (no cached copy); "
+                                 "set model.pretrained: false, or model.weights: a 7-class model.safetensors")
+        elif not _online():
+            os.environ["HF_HUB_OFFLINE"] = "1"  # use a cached copy if there is one, without 45 s of retries
+        try:
+            return timm.create_model(name, pretrained=True, **kwargs)
+        except ModelError:
+            raise
+        except Exception as e:  # no network and no cache: timm/hf raise a zoo of error types
+            raise ModelError(f"{name}: pretrained weights cannot be fetched offline ({type(e).__name__}); "
+                             "set model.pretrained: false, or model.weights: a local weights file") from None
+    return timm.create_model(name, pretrained=False, **kwargs)
+
+
+def _is_fer_checkpoint(path: Path) -> bool:
+    return (path.parent / "model.json").exists()
+
+
+def _positions(model: nn.Module) -> tuple[dict[str, int], dict[str, int]]:
+    """Forward-order positions: of every module, and of every parameter's module."""
+    order = {name: i for i, (name, _) in enumerate(model.named_modules())}
+    params = {n: order[n.rsplit(".", 1)[0] if "." in n else ""] for n, _ in model.named_parameters()}
+    return order, params
+
+
+def _stage_ends(model: nn.Module) -> list[int]:
+    """Where each stage ends in forward order. timm's ``feature_info`` names either a stage's
+    container (ResNet ``layer3``, ConvNeXt ``stages.2``) or the layer a stage ends at (VGG's
+    ``features.12``); either way a stage spans from the previous end to its own. Stages without
+    parameters are merged into the next."""
+    info = getattr(model, "feature_info", None) or []
+    names = [e.get("module") for e in info if isinstance(e, dict) and e.get("module")]
+    if not names:
+        raise ModelError(f"{type(model).__name__}: no stages known; use model.transfer: full")
+    order, params = _positions(model)
+    ends = sorted({max(i for n, i in order.items() if n == s or n.startswith(s + ".")) for s in names})
+    kept, prev = [], -1
+    for end in ends:
+        if any(prev < pos <= end for pos in params.values()):
+            kept.append(end)
+            prev = end
+    return kept
+
+
+def stage_count(model: nn.Module) -> int:
+    return len(_stage_ends(model))
+
+
+def head_parameters(model: nn.Module) -> list[str]:
+    """Names of the parameters after the last stage (final norms, pre-logits) and the classifier's."""
+    last = _stage_ends(model)[-1]
+    _, params = _positions(model)
+    classifier = {id(p) for p in model.get_classifier().parameters()}
+    return [n for n, p in model.named_parameters() if params[n] > last or id(p) in classifier]
+
+
+def set_transfer(model: nn.Module, mode: str, partial_stages: int = 1) -> None:
+    """frozen: only the head trains; partial: the last N stages and the head; full: everything."""
+    if mode not in ("frozen", "partial", "full"):
+        raise ModelError(f"model.transfer={mode!r}: use frozen, partial or full")
+    if mode == "full":
+        for p in model.parameters():
+            p.requires_grad = True
+        return
+    trainable = set(head_parameters(model))
+    if mode == "partial":
+        ends = _stage_ends(model)
+        if not 1 <= partial_stages <= len(ends):
+            raise ModelError(f"model.partial_stages={partial_stages}: this model has {len(ends)} stages")
+        start = ends[-partial_stages - 1] if partial_stages < len(ends) else -1
+        _, params = _positions(model)
+        trainable |= {n for n, pos in params.items() if pos > start}
+    for n, p in model.named_parameters():
+        p.requires_grad = n in trainable
+
+
+def freeze_norm_stats(model: nn.Module) -> None:
+    """Batch norms whose parameters are all frozen keep their running statistics (eval mode)."""
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            params = list(m.parameters())
+            if params and not any(p.requires_grad for p in params):
+                m.eval()
+
+
+def param_groups(model: nn.Module, lr: float, head_lr: float | None, weight_decay: float) -> list[dict]:
+    """Backbone and head at their own learning rates; no weight decay on biases and norms."""
+    head = set(head_parameters(model))
+    groups: dict[tuple, list] = {}
+    for n, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        is_head = n in head
+        decay = p.ndim > 1
+        groups.setdefault((is_head, decay), []).append(p)
+    return [{"params": ps, "lr": (head_lr or lr) if is_head else lr, "weight_decay": weight_decay if decay else 0.0,
+             "name": ("head" if is_head else "backbone") + ("" if decay else "_no_decay")}
+            for (is_head, decay), ps in groups.items()]

@@ -1,0 +1,86 @@
+"""Runs: compare runs (curves and summaries), rename, delete, promote to a named or the default model."""
+import pandas as pd
+import streamlit as st
+
+from fer import runs, store
+from fer.ui.charts import training_curves
+
+st.set_page_config(page_title="Runs · FER Studio", layout="wide")
+st.title("Runs")
+
+table = runs.table()
+if table.empty:
+    st.info("No run yet. Start one on the Train page, or from the command line:")
+    st.code("python -m training.train --config training/configs/fer2013_cpu.yaml --set dataset=NAME", language="bash")
+    st.stop()
+
+st.dataframe(table, hide_index=True, width="stretch",
+             column_config={"best_val_f1": st.column_config.NumberColumn(format="%.3f"),
+                            "test_accuracy": st.column_config.NumberColumn(format="%.3f"),
+                            "test_f1": st.column_config.NumberColumn(format="%.3f")})
+names = dict(zip(table["id"], table["name"]))
+# ?run=ID preselects a run (links from other pages); else the most recent
+start = st.query_params.get("run")
+picked = st.multiselect("Compare runs", list(table["id"]), default=[start if start in names else table.iloc[0]["id"]],
+                        format_func=lambda r: f"{names[r]} ({r})",
+                        help="their train (dashed) and val (solid) curves overlaid, and their figures side by side")
+if not picked:
+    st.info("Choose one or more runs to compare.")
+    st.stop()
+
+curves = {f"{names[r]} ({r})": runs.epochs(store.runs_dir() / r) for r in picked}
+st.plotly_chart(training_curves(curves), key="compare_curves")
+
+rows = []
+for r in picked:
+    f = store.runs_dir() / r
+    cfg = runs.config(f)
+    ep = runs.epochs(f)
+    row = {"run": names[r], "id": r, "backbone": cfg["model"]["backbone"], "transfer": cfg["model"]["transfer"],
+           "epochs": len(ep)}
+    if not ep.empty:
+        best = ep.loc[ep["val_macro_f1"].idxmax()]
+        row.update({"best epoch": int(best["epoch"]), "val accuracy": best["val_accuracy"],
+                    "val macro-F1": best["val_macro_f1"]})
+    for split_dir in sorted((f / "eval").glob("*/*")):
+        s = store.read_json(split_dir / "summary.json", {}) or {}
+        tag = f"{split_dir.parent.name}/{split_dir.name}"
+        for k in ("accuracy", "macro_precision", "macro_recall", "macro_f1"):
+            if k in s:
+                row[f"{tag} {k.replace('_', ' ')}"] = s[k]
+    rows.append(row)
+summary = pd.DataFrame(rows)
+st.subheader("Summary")
+st.dataframe(summary, hide_index=True, width="stretch")
+st.download_button("Download the summary (CSV)", summary.to_csv(index=False), "runs_summary.csv", "text/csv")
+
+if len(picked) == 1:
+    r = picked[0]
+    st.subheader(f"Manage {names[r]}")
+    c = st.columns(3)
+    with c[0]:
+        new_name = st.text_input("Display name", value=names[r], key=f"name-{r}")
+        if st.button("Rename", key=f"rename-{r}"):
+            try:
+                runs.rename(r, new_name)
+                st.success("Renamed.")
+                st.rerun()
+            except runs.RunError as e:
+                st.error(str(e))
+    with c[1]:
+        target = st.text_input("Model name", value="default", key=f"model-{r}",
+                               help="'default' makes it the model Predict, Explain and Live start with")
+        if st.button("Promote", key=f"promote-{r}"):
+            try:
+                st.success(f"Promoted to {runs.promote(r, target)}")
+            except (runs.RunError, ValueError) as e:
+                st.error(str(e))
+    with c[2]:
+        sure = st.checkbox("Yes, delete this run and its weights", key=f"sure-{r}")
+        if st.button("Delete", key=f"delete-{r}", disabled=not sure):
+            try:
+                runs.delete(r)
+                st.success("Deleted.")
+                st.rerun()
+            except runs.RunError as e:
+                st.error(str(e))
