@@ -41,6 +41,17 @@ if active:
 if runs:
     st.dataframe(pd.DataFrame(runs), hide_index=True, width="stretch")
 
+st.subheader("Default model")
+dm = overview.default_model()
+if dm is None:
+    st.caption("None yet: promote a finished run to `default` on the Runs page.")
+else:
+    origin = "shipped with FER Studio" if dm["shipped"] else "promoted by you (models/default)"
+    figures = (f"; test accuracy {dm['test_accuracy']:.1%}, macro-F1 {dm['test_macro_f1']:.3f}"
+               if dm["test_accuracy"] is not None else "")
+    st.markdown(f"**{dm['architecture']}** ({dm['input']}), trained on {dm['dataset']}, {origin}{figures}.")
+    st.caption(f"`{dm['folder']}`" + (" · its card: `card.md` beside the weights" if dm["card"] else ""))
+
 st.subheader("Settings in force")
 try:
     s = settings.load()

@@ -1,22 +1,9 @@
 """What the store holds, read from small JSON files only (cheap enough for every page load)."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-from fer import store
-
-# A job or run whose heartbeat is older than this is not running any more, whatever it says.
-STALE_SECONDS = 120
-ACTIVE = ("queued", "running")
-
-
-def _state(folder: Path) -> dict:
-    status = store.read_json(folder / "status.json", {}) or {}
-    state = status.get("state", "unknown")
-    if state == "running" and time.time() - float(status.get("heartbeat", 0) or 0) > STALE_SECONDS:
-        state = "failed"  # killed without a word: a stale heartbeat
-    return {"id": folder.name, "state": state, "kind": status.get("kind")}
+from fer import jobs, store
 
 
 def datasets() -> list[dict]:
@@ -41,8 +28,12 @@ def _folders(root: Path) -> list[Path]:
 
 
 def runs() -> list[dict]:
-    return [{**_state(p), **{k: v for k, v in (store.read_json(p / "run.json", {}) or {}).items()
-                             if k in ("name", "dataset", "created")}} for p in _folders(store.runs_dir())]
+    out = []
+    for p in _folders(store.runs_dir()):
+        meta = store.read_json(p / "run.json", {}) or {}
+        out.append({"id": p.name, "name": meta.get("name"), "state": jobs.status(p)["state"],
+                    "dataset": meta.get("dataset"), "created": meta.get("created")})
+    return out
 
 
 def models() -> list[str]:
@@ -51,5 +42,21 @@ def models() -> list[str]:
 
 def active_jobs() -> list[dict]:
     """Queued or running jobs and runs (stale ones excluded)."""
-    found = [_state(p) for p in _folders(store.jobs_dir())] + runs()
-    return [j for j in found if j["state"] in ACTIVE]
+    return [{k: j.get(k) for k in ("id", "kind", "state", "started")} for j in jobs.listing()
+            if j["state"] in jobs.ACTIVE]
+
+
+def default_model() -> dict | None:
+    """Which model "default" means now, and what it is (None when there is none)."""
+    from fer import modelfile
+
+    try:
+        folder = modelfile.resolve("default")
+    except modelfile.ModelNotFound:
+        return None
+    meta = modelfile.read_meta(folder)
+    test = (meta.get("metrics") or {}).get("test") or {}
+    return {"folder": str(folder), "shipped": folder == modelfile.SHIPPED, "architecture": meta.get("architecture"),
+            "input": f"{meta.get('input_size')} px, {'grayscale' if meta.get('channels') == 1 else 'RGB'}",
+            "dataset": (meta.get("data") or {}).get("dataset"), "test_accuracy": test.get("accuracy"),
+            "test_macro_f1": test.get("macro_f1"), "card": str(folder / "card.md") if (folder / "card.md").exists() else None}

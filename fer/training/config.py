@@ -49,6 +49,7 @@ SCHEMA: dict[str, tuple] = {
     "mixup.prob": (0.5, "fraction of batches mixed when mixup.alpha > 0"),
     "ema.enabled": (False, "validate with an exponential moving average of the weights (timm ModelEmaV3)"),
     "ema.decay": (0.999, "EMA decay per step"),
+    "ema.warmup": (False, "ramp the EMA decay up from 0 (timm's warm-up), so short runs validate well early"),
     "early_stopping.patience": (10, "epochs without a better val loss before stopping (0: never stop)"),
     "checkpoint.monitor": ("val_macro_f1", "metric that picks the best epoch: val_macro_f1, val_accuracy or val_loss"),
     "eval_splits": (["test"], "splits evaluated with the best weights at the end"),

@@ -79,7 +79,7 @@ def _dist() -> tuple[int, int]:
 
 def run(folder: Path, log=print) -> dict:
     folder = Path(folder)
-    cfg = runs.config(folder)
+    cfg = C.resolve(runs.config(folder))  # keys added since the run was made take their defaults
     prepare(cfg)
     rank, world = _dist()
     main = rank == 0
@@ -133,7 +133,7 @@ def _train(folder: Path, cfg: dict, rank: int, world: int, stop: _Stop, beat, lo
     if cfg["ema"]["enabled"]:
         from timm.utils import ModelEmaV3
 
-        ema = ModelEmaV3(model, decay=cfg["ema"]["decay"])
+        ema = ModelEmaV3(model, decay=cfg["ema"]["decay"], use_warmup=cfg["ema"]["warmup"])
     mixup = None
     if cfg["mixup"]["alpha"] > 0:
         from timm.data import Mixup
@@ -256,6 +256,8 @@ def _train(folder: Path, cfg: dict, rank: int, world: int, stop: _Stop, beat, lo
             if len(splits[split]):
                 out = evaluate.write_evaluation(best_model, meta, splits[split], cfg["dataset"], split,
                                                 folder / "eval" / cfg["dataset"] / split, device=device)
+                meta["metrics"][split] = {k: out[k] for k in ("n", "accuracy", "macro_precision", "macro_recall",
+                                                              "macro_f1", "top3_accuracy", "loss")}
                 log(f"{split}: accuracy {out['accuracy']:.4f}, macro-F1 {out['macro_f1']:.4f} ({out['n']} images)")
         meta["metrics"]["epochs_run"] = state["epoch"]
         meta["metrics"]["train_seconds"] = round(state["seconds"], 1)
