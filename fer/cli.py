@@ -18,7 +18,7 @@ def _progress_bar():
     def update(stage: str, done: int, total: int) -> None:
         bar = bars.get(stage)
         if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, unit="img" if stage in ("scan", "align") else "step",
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit={"scan": "img", "align": "img", "frames": "frame"}.get(stage, "step"),
                                      file=sys.stderr, leave=False, dynamic_ncols=True)
         bar.update(done - bar.n)
         if done >= total:
@@ -104,6 +104,69 @@ def _align_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--gray", action="store_true", help="store grayscale crops")
 
 
+def _check_inputs(paths: list[str]) -> list[tuple[str, str]]:
+    """(path, "image" | "video") for every input, checked before any model is loaded."""
+    from pathlib import Path
+
+    from fer.images import ImageError, open_image
+    from fer.video import is_video_name, probe
+
+    out = []
+    for p in paths:
+        if not Path(p).is_file():
+            raise ValueError(f"{p}: no such file")
+        if is_video_name(p):
+            probe(p)
+            out.append((p, "video"))
+            continue
+        try:
+            open_image(p)  # the pixel limit is checked before decoding; what is not an image is refused
+        except ImageError as e:
+            raise ValueError(f"{p}: {e}") from None
+        out.append((p, "image"))
+    return out
+
+
+def cmd_predict(args) -> int:
+    import json
+
+    from fer.images import open_image
+    from fer.predict import Predictor
+
+    inputs = _check_inputs(args.inputs)
+    predictor = Predictor.load(args.model, detector=args.detector)
+    if predictor.warning:
+        print(f"warning: {predictor.warning}", file=sys.stderr)
+    n_faces = 0
+    for path, kind in inputs:
+        if kind == "image":
+            results = predictor.predict(open_image(path), whole_image=args.whole_image)
+            n_faces += len(results)
+            if args.json:
+                print(json.dumps({"image": path, "faces": [r.to_dict() for r in results]}), flush=True)
+            else:
+                print(f"{path}: " + ("; ".join(f"{r.label} {r.confidence:.0%} at {[round(v) for v in r.box]}"
+                                               for r in results) or "no face found (try --whole-image)"))
+            continue
+        from fer.video import analyse
+
+        bar = None if args.quiet else _progress_bar()
+        timeline, _ = analyse(path, predictor, every=args.every, previews=0,
+                              progress=(lambda done, total: bar("frames", done, total)) if bar else None)
+        for frame, rows in timeline.groupby("frame", sort=True):
+            faces = [{"box": [round(float(r[k]), 1) for k in ("x1", "y1", "x2", "y2")], "label": r["label"],
+                      "probs": {c: round(float(r[c]), 4) for c in predictor.classes}}
+                     for _, r in rows.iterrows() if isinstance(r["label"], str)]
+            n_faces += len(faces)
+            if args.json:
+                print(json.dumps({"video": path, "frame": int(frame), "time": round(float(rows["time"].iat[0]), 3),
+                                  "faces": faces}), flush=True)
+            else:
+                print(f"{path} @ {rows['time'].iat[0]:.2f} s: " + ("; ".join(f"{f['label']}" for f in faces) or "no face"))
+    print(f"predicted {n_faces} face(s) in {len(inputs)} input(s) with {predictor.name}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from fer.data.formats import FORMATS
 
@@ -132,6 +195,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = ds.add_parser("list", help="datasets of the store")
     ls.set_defaults(func=cmd_list)
+
+    pr = sub.add_parser("predict", help="emotions of the faces in photos and videos")
+    pr.add_argument("inputs", nargs="+", metavar="IMAGE_OR_VIDEO")
+    pr.add_argument("--model", default="default", help="model folder, run id, model name or 'default'")
+    pr.add_argument("--json", action="store_true", help="one JSON object per image (per analysed video frame) a line")
+    pr.add_argument("--detector", choices=("mtcnn", "haar"), default=None,
+                    help="override the detector the model was trained with (a warning is printed)")
+    pr.add_argument("--every", type=int, default=5, help="videos: analyse every k-th frame (default 5)")
+    pr.add_argument("--whole-image", action="store_true", help="an image without a detected face is one face")
+    pr.add_argument("--quiet", action="store_true", help="no progress bar")
+    pr.set_defaults(func=cmd_predict)
     return p
 
 

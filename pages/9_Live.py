@@ -1,0 +1,92 @@
+"""Live: emotions on the browser's camera, in real time (WebRTC). Frames stay in memory."""
+import io
+import queue
+import time
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from PIL import Image
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+from fer import settings
+from fer.draw import COLOURS
+from fer.labels import CLASSES
+from fer.live import FrameProcessor, make_callback
+from fer.ui.models import picker
+
+st.set_page_config(page_title="Live · FER Studio", layout="wide")
+st.title("Live")
+st.caption("Privacy: camera frames are processed in memory on this server and never written; only a snapshot you "
+           "download leaves it. Off localhost, browsers only open the camera over HTTPS.")
+
+predictor = picker("live")
+if predictor is None:
+    st.stop()
+every = st.sidebar.slider("Detect every k frames", 1, 15, 4, help="faces are followed by optical flow in between")
+smoothing = st.sidebar.slider("Smoothing", 0.0, 0.95, 0.6, 0.05, help="weight of the past in the moving average")
+mirror = st.sidebar.toggle("Mirror", value=True)
+
+# One processor, queue and snapshot holder per browser session; the callback runs in a worker thread.
+key = f"live-{predictor.folder}-{predictor.detector}"
+if st.session_state.get("live_key") != key:
+    st.session_state.live_key = key
+    st.session_state.live_processor = FrameProcessor(predictor)
+    st.session_state.live_queue = queue.Queue(maxsize=600)
+    st.session_state.live_latest = {}
+    st.session_state.live_history = []
+processor: FrameProcessor = st.session_state.live_processor
+processor.detect_every, processor.smoothing, processor.mirror = every, smoothing, mirror
+
+left, right = st.columns([3, 2])
+with left:
+    ctx = webrtc_streamer(
+        key="live",
+        mode=WebRtcMode.SENDRECV,
+        rtc_configuration={"iceServers": settings.load().ice_servers},
+        media_stream_constraints={"video": {"width": 640, "height": 480}, "audio": False},
+        video_frame_callback=make_callback(processor, st.session_state.live_queue, st.session_state.live_latest),
+        async_processing=True,
+    )
+    if st.button("Snapshot", help="the current annotated frame, to look at and download"):
+        frame = st.session_state.live_latest.get("frame")
+        if frame is None:
+            st.warning("No frame yet: press START first.")
+        else:
+            buf = io.BytesIO()
+            Image.fromarray(frame[:, :, ::-1]).save(buf, "PNG")
+            st.image(buf.getvalue(), caption="snapshot")
+            st.download_button("Download the snapshot (PNG)", buf.getvalue(), "snapshot.png", "image/png")
+
+
+@st.fragment(run_every=0.5)
+def timeline() -> None:
+    history = st.session_state.live_history
+    q = st.session_state.live_queue
+    while True:
+        try:
+            history.append(q.get_nowait())
+        except queue.Empty:
+            break
+    del history[:-600]  # the last minute or so
+    seen = [h for h in history if h["probs"]]
+    st.metric("frames/s", f"{history[-1]['fps']:.1f}" if history else "—")
+    if not seen:
+        st.info("Press START and allow the camera: the current emotion and its timeline appear here.")
+        return
+    now = seen[-1]
+    st.metric("emotion now", f"{now['label']} ({now['probs'][now['label']]:.0%})")
+    df = pd.DataFrame([{"time": h["time"], **h["probs"]} for h in seen])
+    fig = go.Figure([go.Scatter(x=df["time"], y=df[c], name=c, mode="lines", line=dict(color=f"rgb{COLOURS[c]}"))
+                     for c in CLASSES])
+    fig.update_layout(height=300, margin=dict(l=0, r=0, t=10, b=0), xaxis_title="seconds",
+                      yaxis=dict(range=[0, 1], title="probability (largest face)"))
+    st.plotly_chart(fig, key="live-timeline")
+    bars = go.Figure(go.Bar(x=[now["probs"][c] for c in CLASSES], y=list(CLASSES), orientation="h",
+                            marker_color=[f"rgb{COLOURS[c]}" for c in CLASSES]))
+    bars.update_layout(height=220, margin=dict(l=0, r=0, t=0, b=0), xaxis=dict(range=[0, 1], tickformat=".0%"))
+    st.plotly_chart(bars, key="live-bars")
+
+
+with right:
+    timeline()
