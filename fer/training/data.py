@@ -122,3 +122,15 @@ def check_classes(splits: dict[str, Split]) -> None:
     missing = {int(c) for s in ("val", "test") for c in np.unique(splits[s].labels)} - train
     if missing:
         raise ValueError(f"class(es) {', '.join(CLASSES[c] for c in sorted(missing))} missing from train")
+
+
+def prepare_one(name: str, path: str, size: int, channels: int) -> np.ndarray:
+    """One image of a dataset as a model of this input sees it (its aligned crop when the
+    dataset has them, else the decoded image's centre square), uint8 size × size × channels."""
+    df = dataset.manifest(name)
+    faces = load_faces(name)
+    if faces is not None and len(faces) == len(df):
+        row = int(np.flatnonzero((df["path"] == path).to_numpy())[0])
+        return _fit(np.asarray(faces[row]), size, channels)
+    img = dataset.load_image(dataset.info(name), path)
+    return _fit(to_gray(img) if channels == 1 else to_rgb(img), size, channels)

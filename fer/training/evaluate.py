@@ -20,7 +20,9 @@ def _device(device) -> torch.device:
 
 def write_evaluation(model, meta: dict, split: data.Split, dataset_name: str, split_name: str, out_dir: Path,
                      device="cpu", flip: bool = False) -> dict:
-    """Predict ``split`` with ``model``; write summary.json and predictions.parquet into ``out_dir``."""
+    """Predict ``split`` with ``model``; write summary.json and predictions.parquet into ``out_dir``
+    (with ``flip``: summary_flip.json and predictions_flip.parquet, the test-time-augmented figure
+    beside the plain one)."""
     device = _device(device)
     mean = torch.tensor(meta["normalisation"]["mean"], device=device).view(1, -1, 1, 1)
     std = torch.tensor(meta["normalisation"]["std"], device=device).view(1, -1, 1, 1)
@@ -37,18 +39,10 @@ def write_evaluation(model, meta: dict, split: data.Split, dataset_name: str, sp
         pred[f"p_{c}"] = probs[:, i].astype(np.float32)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    store.write_parquet(out_dir / "predictions.parquet", pred)
-    store.write_json(out_dir / "summary.json", summary)
+    suffix = "_flip" if flip else ""
+    store.write_parquet(out_dir / f"predictions{suffix}.parquet", pred)
+    store.write_json(out_dir / f"summary{suffix}.json", summary)
     return summary
-
-
-def output_dir(model_folder: Path, model_x: str, dataset_name: str, split: str) -> Path:
-    """Under the run or model folder when it lives in the store, else ``evals/<model>/``."""
-    model_folder = Path(model_folder).resolve()
-    inside = any(p in model_folder.parents for p in (store.runs_dir().resolve(), store.models_dir().resolve()))
-    base = model_folder if inside else store.root() / "evals" / (model_x if store.NAME_RE.match(model_x)
-                                                                  else model_folder.name)
-    return base / "eval" / dataset_name / split if inside else base / dataset_name / split
 
 
 def evaluate_model(model_x: str, dataset_name: str, split: str = "test", device: str = "cpu",
@@ -67,5 +61,28 @@ def evaluate_model(model_x: str, dataset_name: str, split: str = "test", device:
         chosen = splits[split]
     if not len(chosen):
         raise ValueError(f"{dataset_name} has no usable {split} images")
-    out = output_dir(folder, model_x, dataset_name, split)
+    out = eval_root(model_x) / dataset_name / split
     return write_evaluation(model, meta, chosen, dataset_name, split, out, device=device, flip=flip), out
+
+
+def launch(model_x: str, dataset_name: str, split: str = "test", flip: bool = False, device: str = "cpu") -> Path:
+    """Queue an evaluation as a job (what the Evaluate page does); returns its job folder."""
+    import sys
+
+    from fer import jobs
+
+    if split not in SPLIT_CHOICES:
+        raise ValueError(f"split {split!r}: use one of {', '.join(SPLIT_CHOICES)}")
+    modelfile.resolve(model_x)  # a clear error now, not in the job's log
+    folder = store.jobs_dir() / jobs.new_id()
+    cmd = [sys.executable, "-m", "training.evaluate", "--run", model_x, "--dataset", dataset_name, "--split", split,
+           "--device", device, "--job", str(folder)] + (["--flip"] if flip else [])
+    return jobs.submit(folder, cmd, kind="evaluate")
+
+
+def eval_root(model_x: str) -> Path:
+    """Where the evaluations of a model live: its run or model folder's ``eval/``, or ``evals/<model>/``."""
+    folder = modelfile.resolve(model_x).resolve()
+    inside = any(p in folder.parents for p in (store.runs_dir().resolve(), store.models_dir().resolve()))
+    return folder / "eval" if inside else store.root() / "evals" / (model_x if store.NAME_RE.match(model_x)
+                                                                       else folder.name)

@@ -1,0 +1,113 @@
+"""The live pipeline against the naive one, on the same 640×480 frames, in the same run.
+
+    python bench/live.py [--model default] [--frames 120]
+
+Frames are composed from real faces: the astronaut photo and FER2013 test faces (upscaled),
+first still, then moving across the frame. ``FrameProcessor`` (its defaults) is timed per frame;
+the naive pipeline is ``predictor.predict`` on every full frame with the same detector. Reported:
+frames/s and per-frame latency (median, p95) of both, their ratio, and how often the processor's
+boxes agree with the naive ones (every naive face matched by a processor box with IoU >= 0.5).
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from fer.live import FrameProcessor, iou  # noqa: E402
+from fer.predict import Predictor  # noqa: E402
+
+SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+def faces_to_place() -> list[np.ndarray]:
+    import skimage.data as d
+
+    out = [cv2.resize(d.astronaut()[30:230, 130:330], (220, 220))]
+    for name in ("fer2013.zip", "fer2013-mini.zip"):
+        if (SHARED / name).exists():
+            with zipfile.ZipFile(SHARED / name) as zf:
+                members = sorted(m for m in zf.namelist() if "/test/happy/" in m or "/test/surprise/" in m)[:2]
+                for m in members:
+                    g = np.asarray(Image.open(io.BytesIO(zf.read(m))).convert("RGB"))
+                    big = cv2.resize(g, (160, 160), interpolation=cv2.INTER_CUBIC)
+                    out.append(cv2.copyMakeBorder(big, 30, 30, 30, 30, cv2.BORDER_REPLICATE))
+            break
+    return out
+
+
+def frames(n: int) -> list[np.ndarray]:
+    """Half still, half moving (about 4 px a frame), BGR."""
+    placed = faces_to_place()
+    out = []
+    for i in range(n):
+        f = np.full((480, 640, 3), 95, np.uint8)
+        shift = 0 if i < n // 2 else (i - n // 2) * 4
+        for k, face in enumerate(placed[:2]):
+            x = (40 + 320 * k + shift) % (640 - face.shape[1])
+            y = 120 + 60 * k
+            f[y:y + face.shape[0], x:x + face.shape[1]] = cv2.cvtColor(face, cv2.COLOR_RGB2BGR)
+        out.append(f)
+    return out
+
+
+def stats(ms: list[float]) -> dict:
+    return {"fps": round(1000 / float(np.mean(ms)), 2), "median_ms": round(float(np.median(ms)), 1),
+            "p95_ms": round(float(np.percentile(ms, 95)), 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--frames", type=int, default=120)
+    args = ap.parse_args()
+    predictor = Predictor.load(args.model)
+    video = frames(args.frames)
+    predictor.predict(cv2.cvtColor(video[0], cv2.COLOR_BGR2RGB))  # warm-up
+
+    naive_ms, naive_boxes = [], []
+    for f in video:
+        t = time.perf_counter()
+        res = predictor.predict(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
+        naive_ms.append((time.perf_counter() - t) * 1000)
+        naive_boxes.append([r.box for r in res])
+
+    proc = FrameProcessor(predictor)
+    live_ms, agree = [], 0
+    for f, truth in zip(video, naive_boxes):
+        t = time.perf_counter()
+        proc.process(f)
+        live_ms.append((time.perf_counter() - t) * 1000)
+        got = [r.box for r in proc.results]
+        agree += all(any(iou(a, b) >= 0.5 for b in got) for a in truth) and len(got) >= len(truth)
+
+    live, naive = stats(live_ms), stats(naive_ms)
+    import torch
+
+    print(json.dumps({
+        "model": predictor.name, "detector": predictor.detector, "frames": len(video), "frame_size": "640x480",
+        "faces_per_frame": round(float(np.mean([len(b) for b in naive_boxes])), 2),
+        "settings": {"detect_every": proc.detect_every, "detect_width": proc.detect_width,
+                     "smoothing": proc.smoothing},
+        "frame_processor": live, "naive_predict_every_frame": naive,
+        "speedup": round(live["fps"] / naive["fps"], 2), "target_speedup": 2.5,
+        "box_agreement_iou_0.5": round(agree / len(video), 3), "target_agreement": 0.95,
+        "machine": {"cpus": len(os.sched_getaffinity(0)), "torch_threads": torch.get_num_threads(),
+                    "python": platform.python_version()},
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""Reading evaluations honestly: PR curves, calibration, breakdowns and leak-free figures.
+
+An evaluation is a folder ``eval/<dataset>/<split>/`` (or ``evals/<model>/<dataset>/<split>/``)
+with ``summary.json`` and ``predictions.parquet`` (per image: path, split, source, label,
+prediction, p_<class>); a flip test-time-augmentation run adds ``summary_flip.json``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from fer import metrics, store
+from fer.labels import CLASSES
+
+PROB_COLUMNS = [f"p_{c}" for c in CLASSES]
+
+
+def find(root: Path) -> list[Path]:
+    """Every evaluation folder ``<dataset>/<split>`` under an evaluation root
+    (``fer.training.evaluate.eval_root``)."""
+    return sorted(p.parent for p in Path(root).glob("*/*/summary.json"))
+
+
+def load(eval_dir: Path) -> tuple[dict, pd.DataFrame]:
+    eval_dir = Path(eval_dir)
+    return store.read_json(eval_dir / "summary.json", {}) or {}, pd.read_parquet(eval_dir / "predictions.parquet")
+
+
+def probs(pred: pd.DataFrame) -> np.ndarray:
+    return pred[PROB_COLUMNS].to_numpy(np.float64)
+
+
+def pr_curves(pred: pd.DataFrame) -> dict[str, dict]:
+    """One-vs-rest precision-recall curve and average precision per class (scikit-learn)."""
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    out = {}
+    p = probs(pred)
+    for i, c in enumerate(CLASSES):
+        y = (pred["label"].to_numpy() == i).astype(int)
+        if y.sum() == 0:
+            continue
+        precision, recall, _ = precision_recall_curve(y, p[:, i])
+        out[c] = {"precision": precision, "recall": recall, "ap": float(average_precision_score(y, p[:, i]))}
+    return out
+
+
+def calibration(pred: pd.DataFrame, bins: int = 15) -> tuple[float, pd.DataFrame]:
+    """Expected calibration error of the top-class confidence, and the reliability table."""
+    p = probs(pred)
+    conf = p.max(1)
+    correct = (p.argmax(1) == pred["label"].to_numpy()).astype(float)
+    edges = np.linspace(0, 1, bins + 1)
+    which = np.clip(np.digitize(conf, edges[1:-1]), 0, bins - 1)
+    rows, ece = [], 0.0
+    for b in range(bins):
+        m = which == b
+        if not m.any():
+            continue
+        acc, avg = correct[m].mean(), conf[m].mean()
+        ece += m.mean() * abs(acc - avg)
+        rows.append({"bin": b, "low": edges[b], "high": edges[b + 1], "n": int(m.sum()), "confidence": avg,
+                     "accuracy": acc})
+    return float(ece), pd.DataFrame(rows)
+
+
+def breakdown(pred: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Accuracy and macro-F1 per value of ``by`` (source or split)."""
+    rows = []
+    for value, part in pred.groupby(by, sort=True):
+        s = metrics.summary(part["label"].to_numpy(), probs(part))
+        rows.append({by: value, "n": s["n"], "accuracy": s["accuracy"], "macro_f1": s["macro_f1"]})
+    return pd.DataFrame(rows)
+
+
+def leaked(pred: pd.DataFrame, eval_dataset: str, train_dataset: str, max_distance: int = 4) -> np.ndarray:
+    """True for evaluated images with a byte-identical or perceptually near copy (Hamming
+    distance <= ``max_distance``) among the training split of ``train_dataset``."""
+    from fer.data import manifest
+    from fer.data.quality import near_pairs
+
+    ev = manifest(eval_dataset).set_index("path").loc[pred["path"], ["sha1", "phash"]].reset_index()
+    tr = manifest(train_dataset)
+    tr = tr[tr["split"] == "train"]
+    if eval_dataset == train_dataset:  # the same image in both is not a copy of itself
+        tr = tr[~tr["path"].isin(set(pred["path"]))]
+    out = ev["sha1"].isin(set(tr["sha1"].dropna())).to_numpy().copy()
+    hashes = pd.concat([ev["phash"], tr["phash"]], ignore_index=True).astype("UInt64")
+    pairs = near_pairs(hashes, max_distance)
+    n = len(ev)
+    cross = pairs[(pairs["a"] < n) & (pairs["b"] >= n)]
+    out[cross["a"].to_numpy()] = True
+    return out
+
+
+def leak_free(pred: pd.DataFrame, eval_dataset: str, train_dataset: str) -> dict:
+    """The summary metrics on the evaluated images that have no copy in the training split."""
+    mask = ~leaked(pred, eval_dataset, train_dataset)
+    clean = pred[mask]
+    s = metrics.summary(clean["label"].to_numpy(), probs(clean)) if len(clean) else {"n": 0}
+    return {**s, "excluded": int((~mask).sum())}
+
+
+def mistakes(pred: pd.DataFrame, true: list[str] | None = None, predicted: list[str] | None = None,
+             confidence: tuple[float, float] = (0.0, 1.0), sources: list[str] | None = None,
+             splits: list[str] | None = None, sort: str = "confidence", include_correct: bool = False) -> pd.DataFrame:
+    """The misclassified rows matching every filter, with their confidence (of the predicted class),
+    margin (over the runner-up) and top-3, most confident first (or smallest margin first)."""
+    p = probs(pred)
+    top = np.argsort(-p, axis=1)
+    out = pred.assign(
+        true=np.array(CLASSES, dtype=object)[pred["label"].to_numpy()],
+        predicted=np.array(CLASSES, dtype=object)[pred["prediction"].to_numpy()],
+        confidence=p[np.arange(len(p)), pred["prediction"].to_numpy()],
+        margin=p[np.arange(len(p)), top[:, 0]] - p[np.arange(len(p)), top[:, 1]],
+        top3=[", ".join(f"{CLASSES[j]} {p[i, j]:.0%}" for j in top[i, :3]) for i in range(len(p))],
+    )
+    keep = pd.Series(True, index=out.index) if include_correct else out["label"] != out["prediction"]
+    if true:
+        keep = keep & out["true"].isin(true)
+    if predicted:
+        keep = keep & out["predicted"].isin(predicted)
+    keep = keep & out["confidence"].between(*confidence)
+    if sources:
+        keep = keep & out["source"].isin(sources)
+    if splits:
+        keep = keep & out["split"].isin(splits)
+    out = out[keep]
+    return out.sort_values("margin" if sort == "margin" else "confidence", ascending=sort == "margin", kind="stable")

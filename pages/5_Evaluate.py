@@ -1,0 +1,155 @@
+"""Evaluate: a model's figures on any dataset — honest ones beside the usual ones."""
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from fer import evaluation, jobs, modelfile
+from fer.data import names as dataset_names
+from fer.draw import COLOURS
+from fer.labels import CLASSES
+from fer.training.evaluate import launch
+from fer.ui.evals import evaluations_of, leak_free, pick, read
+from fer.ui.models import choices
+
+st.set_page_config(page_title="Evaluate · FER Studio", layout="wide")
+st.title("Evaluate")
+
+picked = pick("evaluate")
+if picked is None:
+    st.info("No model to evaluate yet: train one on the Train page.")
+    st.stop()
+label, model_x, evals = picked
+meta = modelfile.read_meta(modelfile.resolve(model_x))
+train_dataset = (meta.get("data") or {}).get("dataset")
+
+with st.expander("Evaluate on a dataset of the store", expanded=not evals):
+    datasets = dataset_names()
+    if not datasets:
+        st.caption("No dataset in the store: import one with `python -m fer dataset import`.")
+    else:
+        c = st.columns([2, 1, 1, 1])
+        ds = c[0].selectbox("Dataset", datasets, key="eval-ds")
+        split = c[1].selectbox("Split", ["test", "val", "train", "all"], key="eval-split")
+        flip = c[2].checkbox("Flip TTA too", key="eval-flip", help="also average each image with its mirror image, "
+                             "reported as its own figure")
+        if c[3].button("Evaluate", type="primary"):
+            try:
+                launch(model_x, ds, split)
+                if flip:
+                    launch(model_x, ds, split, flip=True)
+                st.success("Queued: it runs as a job; the evaluation appears below when it finishes.")
+            except ValueError as e:
+                st.error(str(e))
+
+        @st.fragment(run_every=3)
+        def queued():
+            running = [j for j in jobs.listing() if j["kind"] == "evaluate" and j["state"] in jobs.ACTIVE]
+            for j in running:
+                st.caption(f"evaluation job {j['id']}: {j['state']}")
+
+        queued()
+
+if not evals:
+    st.info(f"{label} has no evaluation yet: start one above.")
+    st.stop()
+names = list(evals)
+wanted = st.query_params.get("eval")
+chosen = st.sidebar.selectbox("Evaluation", names, index=names.index(wanted) if wanted in names else 0)
+eval_dir = evals[chosen]
+summary, pred = read(eval_dir)
+eval_dataset, split = eval_dir.parent.name, eval_dir.name
+st.query_params.update({"run": model_x, "eval": chosen})
+
+# -- summary ---------------------------------------------------------------------------------
+clean = leak_free(str(eval_dir), (eval_dir / "predictions.parquet").stat().st_mtime, eval_dataset,
+                  train_dataset) if train_dataset else None
+ece, reliability = evaluation.calibration(pred)
+flip_summary = None
+if (eval_dir / "summary_flip.json").exists():
+    import json
+
+    flip_summary = json.loads((eval_dir / "summary_flip.json").read_text())
+m = st.columns(7)
+m[0].metric("images", f"{summary['n']:,}")
+m[1].metric("accuracy", f"{summary['accuracy']:.1%}")
+m[2].metric("leak-free accuracy", f"{clean['accuracy']:.1%}" if clean and clean["n"] else "—",
+            help="on the evaluated images without a byte-identical or near copy in the model's training split"
+            + (f" ({clean['excluded']} left out)" if clean else " (its training dataset is not in this store)"))
+m[3].metric("macro-F1", f"{summary['macro_f1']:.3f}")
+m[4].metric("top-3 accuracy", f"{summary['top3_accuracy']:.1%}")
+m[5].metric("loss", f"{summary['loss']:.3f}")
+m[6].metric("ECE", f"{ece:.3f}", help="expected calibration error of the top-class confidence (15 bins)")
+if flip_summary:
+    st.caption(f"With horizontal-flip test-time augmentation: accuracy {flip_summary['accuracy']:.1%}, "
+               f"macro-F1 {flip_summary['macro_f1']:.3f}.")
+
+table = pd.DataFrame([{"metric": k, "value": summary[k]} for k in
+                      ("n", "accuracy", "macro_precision", "macro_recall", "macro_f1", "top3_accuracy", "loss")]
+                     + ([{"metric": f"leak_free_{k}", "value": clean[k]} for k in ("n", "accuracy", "macro_f1")]
+                        if clean and clean["n"] else []) + [{"metric": "ece", "value": ece}])
+per_class = pd.DataFrame(summary["per_class"]).T.rename_axis("class").reset_index()
+left, right = st.columns(2)
+with left:
+    st.subheader("Per class")
+    st.dataframe(per_class, hide_index=True, width="stretch")
+    st.download_button("Metrics (CSV)", pd.concat([table, per_class.melt(id_vars="class").assign(
+        metric=lambda d: d["class"] + "_" + d["variable"])[["metric", "value"]]]).to_csv(index=False),
+        f"{eval_dataset}_{split}_metrics.csv", "text/csv")
+with right:
+    st.subheader("Confusion matrix")
+    norm = st.toggle("Row-normalised", value=True)
+    cm = pd.DataFrame(summary["confusion_matrix"], index=list(CLASSES), columns=list(CLASSES))
+    shown = cm.div(cm.sum(axis=1).replace(0, 1), axis=0) if norm else cm
+    fig = go.Figure(go.Heatmap(z=shown.values, x=list(CLASSES), y=list(CLASSES), colorscale="Blues",
+                               text=cm.values, texttemplate="%{text}", hovertemplate="true %{y}, predicted %{x}: %{z}"))
+    fig.update_layout(height=420, xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed",
+                      margin=dict(l=0, r=0, t=10, b=0))
+    st.plotly_chart(fig, key="cm")
+    c = st.columns(3)
+    true_c = c[0].selectbox("True", CLASSES, key="cell-true")
+    pred_c = c[1].selectbox("Predicted", CLASSES, index=1, key="cell-pred")
+    n_cell = int(cm.loc[true_c, pred_c])
+    c[2].markdown(f"[{n_cell} image(s) →](/Errors?run={model_x}&eval={chosen.replace(' ', '%20')}&true={true_c}"
+                  f"&pred={pred_c})")
+
+# -- curves ----------------------------------------------------------------------------------
+st.subheader("Precision–recall per class")
+others = {lab: x for lab, x in choices().items() if x != model_x and chosen in evaluations_of(x)}
+c = st.columns([1, 3])
+cls = c[0].selectbox("Class", CLASSES, index=CLASSES.index("fear"))
+overlay = c[1].multiselect("Overlay runs evaluated on the same data", list(others))
+fig = go.Figure()
+for name, p in [(label, pred)] + [(o, read(evaluations_of(others[o])[chosen])[1]) for o in overlay]:
+    curve = evaluation.pr_curves(p).get(cls)
+    if curve:
+        fig.add_trace(go.Scatter(x=curve["recall"], y=curve["precision"], mode="lines",
+                                 name=f"{name} (AP {curve['ap']:.3f})"))
+fig.update_layout(height=360, xaxis_title="recall", yaxis_title="precision", margin=dict(l=0, r=0, t=10, b=0))
+st.plotly_chart(fig, key="pr")
+aps = {c: v["ap"] for c, v in evaluation.pr_curves(pred).items()}
+st.caption("Average precision: " + ", ".join(f"{c} {v:.3f}" for c, v in aps.items()))
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Calibration")
+    fig = go.Figure([go.Bar(x=reliability["confidence"], y=reliability["accuracy"], name="accuracy",
+                            width=1 / 15 * 0.9, marker_color="#1f77b4"),
+                     go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line=dict(dash="dash"))])
+    fig.update_layout(height=320, xaxis_title="confidence", yaxis_title="accuracy", margin=dict(l=0, r=0, t=10, b=0))
+    st.plotly_chart(fig, key="reliability")
+with right:
+    st.subheader("By source and split")
+    for by in ("source", "split"):
+        if pred[by].nunique() > 0:
+            st.dataframe(evaluation.breakdown(pred, by), hide_index=True, width="stretch")
+
+st.subheader("All models, all evaluations")
+rows = []
+for lab, x in choices().items():
+    for name, d in evaluations_of(x).items():
+        s, _ = read(d)
+        rows.append({"model": lab, "evaluation": name, "accuracy": s.get("accuracy"), "macro_f1": s.get("macro_f1")})
+if rows:
+    matrix = pd.DataFrame(rows)
+    st.dataframe(matrix.pivot_table(index="model", columns="evaluation", values=["accuracy", "macro_f1"]),
+                 width="stretch")

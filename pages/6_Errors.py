@@ -1,0 +1,69 @@
+"""Errors: the misclassified images of an evaluation, filtered, sorted, a click from Explain."""
+import urllib.parse
+
+import streamlit as st
+
+from fer import evaluation
+from fer.data import DatasetError, info, load_image
+from fer.labels import CLASSES
+from fer.ui.evals import pick, read
+
+st.set_page_config(page_title="Errors · FER Studio", layout="wide")
+st.title("Errors")
+picked = pick("errors")
+if picked is None or not picked[2]:
+    st.info("No evaluation yet: train a model (Train page) or evaluate one on the Evaluate page.")
+    st.stop()
+label, model_x, evals = picked
+names = list(evals)
+q = st.query_params
+chosen = st.sidebar.selectbox("Evaluation", names, index=names.index(q["eval"]) if q.get("eval") in names else 0)
+summary, pred = read(evals[chosen])
+eval_dataset = evals[chosen].parent.name
+
+c = st.columns([2, 2, 2])
+true = c[0].multiselect("True class", CLASSES, default=[q["true"]] if q.get("true") in CLASSES else [])
+predicted = c[1].multiselect("Predicted class", CLASSES, default=[q["pred"]] if q.get("pred") in CLASSES else [])
+confidence = c[2].slider("Confidence of the prediction", 0.0, 1.0, (0.0, 1.0), 0.05)
+c = st.columns([2, 2, 2])
+sources = c[0].multiselect("Source", sorted(pred["source"].unique()))
+splits = c[1].multiselect("Split", sorted(pred["split"].unique()))
+sort = c[2].radio("Sort", ["confidence", "margin"], horizontal=True,
+                  format_func=lambda s: "most confident mistakes first" if s == "confidence" else "closest calls first")
+rows = evaluation.mistakes(pred, true, predicted, confidence, sources, splits, sort)
+st.query_params.update({"run": model_x, "eval": chosen, **({"true": true[0]} if len(true) == 1 else {}),
+                        **({"pred": predicted[0]} if len(predicted) == 1 else {})})
+
+per_page = 24
+pages = max(1, -(-len(rows) // per_page))
+top = st.columns([3, 1])
+top[0].markdown(f"**{len(rows):,}** misclassified image(s) of {len(pred):,}")
+page = top[1].number_input("Page", 1, pages, 1, key="errors-page")
+shown = rows.iloc[(page - 1) * per_page: page * per_page]
+if shown.empty:
+    st.info("No mistake matches these filters.")
+    st.stop()
+st.download_button("These rows (CSV)", rows.drop(columns=[c for c in rows if c.startswith("p_")]).to_csv(index=False),
+                   "errors.csv", "text/csv")
+grid_link = "/Explain?" + urllib.parse.urlencode({"run": model_x, "eval": chosen, **({"true": true[0]} if len(true) == 1 else {}),
+                                                  **({"pred": predicted[0]} if len(predicted) == 1 else {})})
+st.markdown(f"[Grad-CAM of the first 12 of them →]({grid_link})")
+
+try:
+    dinfo = info(eval_dataset)
+except DatasetError:
+    dinfo = None
+    st.warning(f"The dataset {eval_dataset!r} is not in this store: thumbnails cannot be shown.")
+cols = st.columns(6)
+for k, (_, r) in enumerate(shown.iterrows()):
+    with cols[k % 6]:
+        if dinfo is not None:
+            try:
+                img = load_image(dinfo, r["path"])
+                img.thumbnail((128, 128))
+                st.image(img, width=112)
+            except Exception as e:  # a file moved since the import: say so, keep the grid
+                st.caption(f"cannot show: {e}")
+        link = "/Explain?" + urllib.parse.urlencode({"run": model_x, "eval": chosen, "path": r["path"]})
+        st.markdown(f"**{r['true']} → {r['predicted']}** {r['confidence']:.0%}  \n"
+                    f"<small>{r['top3']}</small>  \n[Explain]({link})", unsafe_allow_html=True)

@@ -1,0 +1,128 @@
+"""Explain: where a model looked (Grad-CAM and relatives), for a dataset image or an upload."""
+import io
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from PIL import Image
+
+from fer import evaluation, explain, modelfile
+from fer.data import DatasetError, manifest
+from fer.draw import COLOURS
+from fer.images import ImageError, load_rgb
+from fer.labels import CLASSES
+from fer.training.data import prepare_one
+from fer.ui.evals import pick, read
+from fer.ui.models import load_predictor
+
+st.set_page_config(page_title="Explain · FER Studio", layout="wide")
+st.title("Explain")
+picked = pick("explain")
+if picked is None:
+    st.info("No model yet: train one on the Train page.")
+    st.stop()
+label, model_x, evals = picked
+folder = str(modelfile.resolve(model_x))
+predictor = load_predictor(folder, None)
+model, meta = predictor.model, predictor.meta
+size, channels = predictor.size, predictor.channels
+
+method = st.sidebar.selectbox("Method", explain.METHODS)
+if method in explain.SLOW:
+    st.sidebar.warning(explain.SLOW[method])
+target_mode = st.sidebar.radio("Target", ["predicted class", "true class", "a class"])
+target_class = st.sidebar.selectbox("Class", CLASSES, disabled=target_mode != "a class")
+layer = st.sidebar.text_input("Target layer (module name)", value="",
+                              help="empty: the architecture's usual layer (e.g. layer4[-1] for ResNets)").strip() or None
+opacity = st.sidebar.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05)
+q = st.query_params
+
+
+def bars(p):
+    fig = go.Figure(go.Bar(x=list(p), y=list(CLASSES), orientation="h",
+                           marker_color=[f"rgb{COLOURS[c]}" for c in CLASSES]))
+    fig.update_layout(height=220, margin=dict(l=0, r=0, t=0, b=0), xaxis=dict(range=[0, 1], tickformat=".0%"))
+    return fig
+
+
+def show_crop(crop, true_label=None, key="one"):
+    p = predictor.classify([crop])[0]
+    pred_idx = int(p.argmax())
+    if target_mode == "true class" and true_label is None:
+        st.warning("An upload has no true class: explaining the predicted one.")
+    t = {"predicted class": pred_idx, "true class": true_label if true_label is not None else pred_idx,
+         "a class": CLASSES.index(target_class)}[target_mode]
+    try:
+        heat, _ = explain.explain(model, meta, crop, method, t, layer)
+    except ValueError as e:
+        st.error(str(e))
+        return
+    rgb = crop if crop.ndim == 3 and crop.shape[2] == 3 else np.repeat(crop.reshape(size, size, 1), 3, axis=2)
+    over = explain.overlay(crop, heat, opacity)
+    cols = st.columns(4)
+    cols[0].image(rgb, caption="input" + (f" (true: {CLASSES[true_label]})" if true_label is not None else ""),
+                  width="stretch")
+    cols[1].image(explain.heat_rgb(heat), caption=f"{method} for {CLASSES[t]}", width="stretch")
+    cols[2].image(over, caption="overlay", width="stretch")
+    cols[3].plotly_chart(bars(p), key=f"bars-{key}")
+    if true_label is not None and true_label != pred_idx:  # a mistake: what pulled each way
+        st.markdown(f"**A mistake**: {CLASSES[true_label]} seen as {CLASSES[pred_idx]}. Maps for both:")
+        c = st.columns(2)
+        for col, cls in zip(c, (pred_idx, true_label)):
+            h, _ = explain.explain(model, meta, crop, method, cls, layer)
+            col.image(explain.overlay(crop, h, opacity), caption=f"{method} for {CLASSES[cls]}", width=260)
+    buf = io.BytesIO()
+    Image.fromarray(np.concatenate([rgb, explain.heat_rgb(heat), over], axis=1)).save(buf, "PNG")
+    st.download_button("Download (PNG)", buf.getvalue(), f"{method}_{CLASSES[t]}.png", "image/png", key=f"dl-{key}")
+
+
+source = st.radio("Image", ["from an evaluation", "upload"], horizontal=True,
+                  index=0 if (evals and not q.get("upload")) else 1)
+if source == "upload":
+    up = st.file_uploader("A photo (faces are found and cut as for prediction)", type=["jpg", "jpeg", "png", "webp", "bmp"])
+    if up is None:
+        st.info("Upload a photo to see where the model looks.")
+        st.stop()
+    try:
+        results = predictor.predict(load_rgb(up.getvalue()))
+    except ImageError as e:
+        st.error(f"{up.name}: {e}")
+        st.stop()
+    if not results:
+        st.warning("No face found in this photo.")
+        st.stop()
+    for k, r in enumerate(results[:4]):
+        st.markdown(f"**Face {k + 1}**")
+        show_crop(r.crop, key=f"up-{k}")
+    st.stop()
+
+if not evals:
+    st.info(f"{label} has no evaluation yet: evaluate it on the Evaluate page, or upload a photo.")
+    st.stop()
+names = list(evals)
+chosen = st.sidebar.selectbox("Evaluation", names, index=names.index(q["eval"]) if q.get("eval") in names else 0)
+_, pred = read(evals[chosen])
+eval_dataset = evals[chosen].parent.name
+try:
+    manifest(eval_dataset)
+except DatasetError:
+    st.error(f"The dataset {eval_dataset!r} is not in this store: its images cannot be shown.")
+    st.stop()
+
+if q.get("path") in set(pred["path"]):
+    row = pred[pred["path"] == q["path"]].iloc[0]
+    show_crop(prepare_one(eval_dataset, row["path"], size, channels), int(row["label"]))
+elif q.get("true") or q.get("pred"):  # a selection from the Errors page: a grid
+    rows = evaluation.mistakes(pred, [q["true"]] if q.get("true") else None,
+                               [q["pred"]] if q.get("pred") else None).head(12)
+    st.markdown(f"**{len(rows)}** most confident mistakes of this selection, {method} for the predicted class")
+    cols = st.columns(6)
+    for k, (_, r) in enumerate(rows.iterrows()):
+        crop = prepare_one(eval_dataset, r["path"], size, channels)
+        heat, _ = explain.explain(model, meta, crop, method, int(r["prediction"]), layer)
+        cols[k % 6].image(explain.overlay(crop, heat, opacity), caption=f"{r['true']} → {r['predicted']}", width=140)
+else:
+    k = st.number_input("Image number in this evaluation", 0, len(pred) - 1, 0)
+    row = pred.iloc[int(k)]
+    st.caption(row["path"])
+    show_crop(prepare_one(eval_dataset, row["path"], size, channels), int(row["label"]))
