@@ -73,8 +73,8 @@ st.subheader("Next step")
 if not data:
     st.markdown("Import a dataset with the command above; it appears here with its classes and splits.")
 else:
-    st.page_link("pages/3_Train.py", label="Train a model on a dataset", icon="🏋️")
-    st.page_link("pages/4_Runs.py", label="Compare runs and promote the best one", icon="📈")
+    st.page_link("pages/3_Train.py", label="Train a model on a dataset")
+    st.page_link("pages/4_Runs.py", label="Compare runs and promote the best one")
 if dm is not None:
-    st.page_link("pages/8_Predict.py", label="Find the emotions in your photos and videos", icon="🖼️")
-    st.page_link("pages/9_Live.py", label="Run the live camera", icon="🎥")
+    st.page_link("pages/8_Predict.py", label="Find the emotions in your photos and videos")
+    st.page_link("pages/9_Live.py", label="Run the live camera")

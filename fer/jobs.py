@@ -167,11 +167,16 @@ class Heartbeat:
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self._stop = threading.Event()
+        self._lock = threading.Lock()  # status.json is read-modify-written by two threads
         self._thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _write(self, **fields) -> None:
+        with self._lock:
+            write_status(self.folder, **fields)
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):
-            write_status(self.folder, heartbeat=time.time())
+            self._write(heartbeat=time.time())
 
     def __enter__(self) -> "Heartbeat":
         write_status(self.folder, state="running", pid=os.getpid(), heartbeat=time.time(),
@@ -180,11 +185,13 @@ class Heartbeat:
         return self
 
     def progress(self, **fields) -> None:
-        write_status(self.folder, heartbeat=time.time(), **fields)
+        self._write(heartbeat=time.time(), **fields)
 
     def finish(self, state: str, **fields) -> None:
         self._stop.set()
-        write_status(self.folder, state=state, ended=now(), heartbeat=time.time(), **fields)
+        if self._thread.is_alive():
+            self._thread.join(timeout=HEARTBEAT_SECONDS * 2)  # no beat may land after the final state
+        self._write(state=state, ended=now(), heartbeat=time.time(), **fields)
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self._stop.set()

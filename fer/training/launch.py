@@ -44,10 +44,11 @@ def presets(folder: Path | None = None) -> dict[str, dict]:
 
 
 def eta_seconds(epochs_done: list[dict], progress: float, total_epochs: int) -> float | None:
-    """Seconds left, from the mean epoch time and the current epoch's progress."""
+    """Seconds left, from the mean time of the last three epochs and the current one's progress."""
     if not epochs_done:
         return None
-    per_epoch = sum(e["epoch_seconds"] for e in epochs_done) / len(epochs_done)
+    recent = epochs_done[-3:]
+    per_epoch = sum(e["epoch_seconds"] for e in recent) / len(recent)
     return max(0.0, (total_epochs - len(epochs_done) - progress) * per_epoch)
 
 

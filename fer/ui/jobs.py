@@ -38,8 +38,8 @@ def run_panel(folder: Path, key: str) -> None:
     total = cfg.get("epochs", 1)
     in_epoch = (last["batch"] / last["batches"]) if last and last["epoch"] > len(epochs) else 0.0
     st.markdown(f"**{meta.get('name', folder.name)}** · `{folder.name}` · {cfg.get('dataset')} · **{status['state']}**")
-    st.progress(min(1.0, (len(epochs) + in_epoch) / total), text=f"epoch {len(epochs)} of {total}"
-                + (f", {in_epoch:.0%} into the next" if in_epoch else ""))
+    st.progress(min(1.0, (len(epochs) + in_epoch) / total), text=f"{len(epochs)} of {total} epochs done"
+                + (f", {in_epoch:.0%} into epoch {len(epochs) + 1}" if in_epoch else ""))
     c = st.columns(4)
     c[0].metric("images/s", f"{last['images_per_s']:.0f}" if last else "—")
     c[1].metric("time left", _minutes(eta_seconds(epochs, in_epoch, total)) if status["state"] == "running" else "—")
