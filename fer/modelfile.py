@@ -54,6 +54,7 @@ def save(folder: Path, model, meta: dict) -> None:
     state = {k: v.detach().contiguous().cpu() for k, v in _unwrap(model).state_dict().items()}
     tmp = folder / ".model.safetensors.tmp"
     save_file(state, str(tmp))
+    tmp.chmod(0o644)
     tmp.replace(folder / "model.safetensors")
     store.write_json(folder / "model.json", meta)
 
