@@ -10,6 +10,20 @@ import sys
 import time
 
 
+def _job_progress(folder):
+    """Progress for a job folder (``--job``): the page follows status.json, not a terminal."""
+    from fer import jobs
+
+    beat = jobs.Heartbeat(folder)
+    beat.__enter__()
+
+    def update(stage: str, done: int, total: int) -> None:
+        beat.progress(stage=stage, progress=done / max(total, 1))
+
+    update.beat = beat
+    return update
+
+
 def _progress_bar():
     from tqdm import tqdm
 
@@ -40,25 +54,50 @@ def _print_summary(s: dict, out=sys.stdout) -> None:
     print("checks: " + ", ".join(f"{k[2:]}: {v}" for k, v in s["checks"].items()), file=out)
 
 
-def cmd_import(args) -> int:
-    from fer.data import import_dataset, summary
+def _progress(args):
+    if getattr(args, "job", None):
+        return _job_progress(args.job)
+    return None if args.quiet else _progress_bar()
 
-    t0 = time.perf_counter()
-    result = import_dataset(args.sources, args.name, mapping=args.map, seed=args.seed, replace=args.replace,
-                            progress=None if args.quiet else _progress_bar())
-    if args.align:
-        _align(args)
-    _print_summary(summary(result.name))
-    print(f"wrote {result.folder} ({len(result.manifest)} images) in {time.perf_counter() - t0:.1f} s",
-          file=sys.stderr)
+
+def _as_job(args, work) -> int:
+    """Run ``work(progress)``; with ``--job``, report the end state to the job folder."""
+    progress = _progress(args)
+    beat = getattr(progress, "beat", None)
+    try:
+        work(progress)
+    except BaseException as e:
+        if beat:
+            beat.finish("failed", error=str(e))
+            beat.__exit__(None, None, None)
+        raise
+    if beat:
+        beat.finish("finished")
+        beat.__exit__(None, None, None)
     return 0
 
 
-def _align(args) -> dict:
+def cmd_import(args) -> int:
+    from fer.data import import_dataset, summary
+
+    def work(progress):
+        t0 = time.perf_counter()
+        result = import_dataset(args.sources, args.name, mapping=args.map, seed=args.seed, replace=args.replace,
+                                progress=progress)
+        if args.align:
+            _align(args, progress)
+        _print_summary(summary(result.name))
+        print(f"wrote {result.folder} ({len(result.manifest)} images) in {time.perf_counter() - t0:.1f} s",
+              file=sys.stderr)
+
+    return _as_job(args, work)
+
+
+def _align(args, progress) -> dict:
     from fer.data.align import align_dataset
 
     done = align_dataset(args.name, size=args.size, detector=args.detector, margin=args.margin,
-                         grayscale=True if args.gray else None, progress=None if args.quiet else _progress_bar())
+                         grayscale=True if args.gray else None, progress=progress)
     c = done["crop"]
     how = "resized ready-made crops" if not done["detected"] else (
         f"{c['detector']} detection, eyes levelled, margin {c['margin']}")
@@ -71,10 +110,13 @@ def _align(args) -> dict:
 def cmd_align(args) -> int:
     from fer import store
 
-    t0 = time.perf_counter()
-    _align(args)
-    print(f"wrote {store.dataset_dir(args.name) / 'faces.npy'} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    return 0
+    def work(progress):
+        t0 = time.perf_counter()
+        _align(args, progress)
+        print(f"wrote {store.dataset_dir(args.name) / 'faces.npy'} in {time.perf_counter() - t0:.1f} s",
+              file=sys.stderr)
+
+    return _as_job(args, work)
 
 
 def cmd_list(args) -> int:
@@ -96,6 +138,7 @@ def cmd_list(args) -> int:
 
 
 def _align_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--job", help=argparse.SUPPRESS)  # a job folder to report progress to (fer.jobs)
     g = p.add_argument_group("alignment")
     g.add_argument("--size", type=int, default=None,
                    help="crop side in pixels (default 112; ready-made crops keep their own size)")

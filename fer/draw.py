@@ -46,3 +46,17 @@ def put_text(image: np.ndarray, text: str, corner=(8, 22), scale: float = 0.6) -
     x, y = corner
     cv2.rectangle(image, (x - 4, y - th - 4), (x + tw + 4, y + base + 2), (0, 0, 0), -1)
     cv2.putText(image, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def detections(image: np.ndarray, found) -> np.ndarray:
+    """Detector output on an RGB image: boxes and the five landmarks (eyes, nose, mouth corners)."""
+    out = np.ascontiguousarray(image.copy())
+    thick = max(1, int(round(out.shape[1] / 300)))
+    for f in found:
+        x1, y1, x2, y2 = (int(round(v)) for v in f.box)
+        cv2.rectangle(out, (x1, y1), (x2, y2), (0, 220, 0), thick)
+        if f.landmarks is not None:
+            for (x, y), colour in zip(f.landmarks, ((255, 0, 0), (255, 0, 0), (255, 255, 0), (0, 128, 255),
+                                                    (0, 128, 255))):
+                cv2.circle(out, (int(round(x)), int(round(y))), max(2, thick + 1), colour, -1)
+    return out

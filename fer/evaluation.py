@@ -129,3 +129,27 @@ def mistakes(pred: pd.DataFrame, true: list[str] | None = None, predicted: list[
         keep = keep & out["split"].isin(splits)
     out = out[keep]
     return out.sort_values("margin" if sort == "margin" else "confidence", ascending=sort == "margin", kind="stable")
+
+
+def label_issues(pred: pd.DataFrame, min_confidence: float = 0.8) -> pd.DataFrame:
+    """Label-noise candidates: images whose given label the model contradicts with at least
+    ``min_confidence``, least probable given label first (self-confidence ranking)."""
+    p = probs(pred)
+    given = p[np.arange(len(p)), pred["label"].to_numpy()]
+    top = p.max(1)
+    out = pred.assign(given_label_p=given, predicted_p=top,
+                      predicted=np.array(CLASSES, dtype=object)[p.argmax(1)])
+    out = out[(out["prediction"] != out["label"]) & (out["predicted_p"] >= min_confidence)]
+    return out.sort_values("given_label_p")
+
+
+def evaluations_on(dataset_name: str) -> dict[str, Path]:
+    """Every evaluation of any run or model on ``dataset_name``: 'owner / split' → folder."""
+    out = {}
+    for root in (store.runs_dir(), store.models_dir()):
+        for p in sorted(root.glob(f"*/eval/{dataset_name}/*/predictions.parquet")) if root.is_dir() else []:
+            out[f"{p.parents[3].name} / {p.parent.name}"] = p.parent
+    evals = store.root() / "evals"
+    for p in sorted(evals.glob(f"*/{dataset_name}/*/predictions.parquet")) if evals.is_dir() else []:
+        out[f"{p.parents[2].name} / {p.parent.name}"] = p.parent
+    return out

@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from fer import faces, modelfile
-from fer.labels import CLASSES
 
 
 @dataclass

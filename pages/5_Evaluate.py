@@ -5,7 +5,6 @@ import streamlit as st
 
 from fer import evaluation, jobs, modelfile
 from fer.data import names as dataset_names
-from fer.draw import COLOURS
 from fer.labels import CLASSES
 from fer.training.evaluate import launch
 from fer.ui.evals import evaluations_of, leak_free, pick, read

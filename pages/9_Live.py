@@ -1,7 +1,6 @@
 """Live: emotions on the browser's camera, in real time (WebRTC). Frames stay in memory."""
 import io
 import queue
-import time
 
 import pandas as pd
 import plotly.graph_objects as go

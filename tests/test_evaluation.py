@@ -2,7 +2,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 from fer import evaluation, explain, metrics

@@ -7,7 +7,6 @@ from fer import jobs, modelfile, runs
 from fer.training import config as C
 from fer.training import trainer
 
-import builders as b
 from builders import REPO
 from test_training import tiny_dataset
 

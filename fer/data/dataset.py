@@ -95,7 +95,7 @@ def import_dataset(
     ``SourceError`` (with a one-line reason) before anything is written."""
     store.check_name(name)
     target = store.dataset_dir(name)
-    if target.exists() and not replace:
+    if (target / "dataset.json").exists() and not replace:
         raise DatasetError(f"dataset {name!r} exists already ({target}); choose another name or replace it")
     if not sources:
         raise DatasetError("no source given")

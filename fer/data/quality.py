@@ -157,3 +157,58 @@ def counts(df: pd.DataFrame) -> dict[str, int]:
     """How many rows each check flags (checks present in the frame only)."""
     cols = [c for c in df.columns if c.startswith("q_")]
     return {c: int(df[c].sum()) for c in cols}
+
+
+# -- one check at a time, for the Quality page -------------------------------------------------
+
+# view → (threshold key of Thresholds or None, slider range, how the worst come first)
+VIEWS: dict[str, tuple[str | None, tuple[float, float] | None]] = {
+    "corrupt": (None, None),
+    "low variance / blank": ("low_variance_std", (0.0, 40.0)),
+    "too dark": ("dark_mean", (0.0, 128.0)),
+    "too bright": ("bright_mean", (128.0, 255.0)),
+    "tiny": ("tiny_side", (4.0, 256.0)),
+    "no face": (None, None),
+    "exact duplicates": (None, None),
+    "near duplicates": ("near_duplicate_distance", (0.0, 8.0)),
+    "duplicates across splits": (None, None),
+    "conflicting labels": (None, None),
+}
+GROUP_VIEWS = ("exact duplicates", "near duplicates", "duplicates across splits", "conflicting labels")
+
+
+def flagged(df: pd.DataFrame, pairs: pd.DataFrame, view: str, threshold: float | None = None) -> pd.DataFrame:
+    """The rows a check flags at ``threshold`` (the stored default when None), worst first. Group
+    views return every member of every flagged group, with a ``group`` column, largest groups
+    first; nothing is rescanned: statistics and candidate pairs come from the import."""
+    key, _ = VIEWS[view]
+    ok = df["error"].isna()
+    if view == "corrupt":
+        return df[df["q_corrupt"]]
+    if view == "no face":
+        return df[df["q_no_face"]]
+    if view == "low variance / blank":
+        return df[ok & (df["std"] < threshold)].sort_values("std")
+    if view == "too dark":
+        return df[ok & (df["mean"] < threshold)].sort_values("mean")
+    if view == "too bright":
+        return df[ok & (df["mean"] > threshold)].sort_values("mean", ascending=False)
+    if view == "tiny":
+        sel = df[ok & (np.minimum(df["width"], df["height"]) < threshold)]
+        return sel.iloc[np.argsort(np.minimum(sel["width"], sel["height"]).to_numpy(), kind="stable")]
+    if view == "near duplicates":
+        close = pairs[pairs["distance"] <= int(threshold)]
+        comp = _components(len(df), close["a"].to_numpy(), close["b"].to_numpy())
+        group = _group_ids(comp, ok.to_numpy())
+    else:
+        group = df["dup_group"]
+    out = df.assign(group=group)[group.notna()]
+    if view == "duplicates across splits":
+        out = out[out["q_cross_split_duplicate"]]
+    elif view == "conflicting labels":
+        out = out[out["q_label_conflict"]]
+    size = out.groupby("group")["path"].transform("size")
+    order = out["split"].map(SPLIT_ORDER).fillna(9)
+    return out.assign(_size=size, _order=order).sort_values(["_size", "group", "_order", "path"],
+                                                           ascending=[False, True, True, True]).drop(
+        columns=["_size", "_order"])

@@ -17,8 +17,9 @@ import torch
 from fer import store
 from fer.data import dataset, exclusions
 from fer.data.align import load_faces
+from fer.data.manage import class_weights  # noqa: F401  (the sampler's weights, shown on the Dataset page too)
 from fer.images import to_gray, to_rgb
-from fer.labels import CLASSES, NUM_CLASSES
+from fer.labels import CLASSES
 
 
 @dataclass
@@ -92,15 +93,6 @@ def load(name: str, size: int, channels: int, progress=None) -> dict[str, Split]
         mask = (usable["split"] == split).to_numpy()
         out[split] = Split(src[mask], labels[mask], usable[mask].reset_index(drop=True))
     return out
-
-
-def class_weights(labels: np.ndarray) -> np.ndarray:
-    """N / (C · N_c) per class (0 for a class that does not occur)."""
-    counts = np.bincount(labels, minlength=NUM_CLASSES).astype(np.float64)
-    w = np.zeros(NUM_CLASSES)
-    present = counts > 0
-    w[present] = len(labels) / (present.sum() * counts[present])
-    return w
 
 
 def epoch_indices(labels: np.ndarray, balanced: bool, g: torch.Generator) -> torch.Tensor:

@@ -1,0 +1,108 @@
+"""Cached readers of datasets for the Dataset and Quality pages, and thumbnails."""
+from __future__ import annotations
+
+import streamlit as st
+
+from fer import store
+from fer.data import dataset, quality
+
+
+def _mtime(name: str) -> float:
+    return (store.dataset_dir(name) / "manifest.parquet").stat().st_mtime
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _manifest(name: str, mtime: float):
+    return dataset.manifest(name)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _pairs(name: str, mtime: float):
+    return dataset.near_pairs(name)
+
+
+def manifest(name: str):
+    return _manifest(name, _mtime(name))
+
+
+def pairs(name: str):
+    return _pairs(name, _mtime(name))
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _flagged(name: str, mtime: float, view: str, threshold):
+    return quality.flagged(_manifest(name, mtime), _pairs(name, mtime), view, threshold)
+
+
+def flagged(name: str, view: str, threshold):
+    return _flagged(name, _mtime(name), view, threshold)
+
+
+@st.cache_data(show_spinner=False, max_entries=4096)
+def thumbnail(name: str, path: str, side: int = 96):
+    """A small RGB thumbnail of a dataset image (None when it cannot be read any more)."""
+    from fer.images import to_rgb
+
+    try:
+        img = dataset.load_image(dataset.info(name), path)
+    except Exception:
+        return None
+    img.thumbnail((side, side))
+    return to_rgb(img)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _explore(name: str, mtime: float) -> dict:
+    import numpy as np
+    import pandas as pd
+
+    from fer.data import manage
+
+    df = _manifest(name, mtime)
+    ok = df[~df["q_corrupt"]]
+    hist = {}
+    for stat, hi in (("mean", 255.0), ("std", 128.0)):
+        edges = np.linspace(0, hi, 52)
+        for by in ("label_name", "source"):
+            rows = []
+            for value, part in ok.groupby(by):
+                counts, _ = np.histogram(part[stat].to_numpy(np.float64), bins=edges)
+                rows.append(pd.DataFrame({stat: (edges[:-1] + edges[1:]) / 2, "images": counts, by: value}))
+            hist[(stat, by)] = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    sizes = (df["width"].astype(str) + "×" + df["height"].astype(str)).value_counts().head(8)
+    return {
+        "split": manage.distribution(df, "split"), "source": manage.distribution(df, "source"),
+        "balance": manage.balance(df), "leakage": manage.leakage(df), "hist": hist,
+        "sizes": pd.DataFrame({"size": sizes.index, "images": sizes.values}),
+        "modes": df["mode"].value_counts().to_dict(),
+        "csv": df.to_csv(index=False).encode(),
+    }
+
+
+def explore(name: str) -> dict:
+    """Every table the Dataset page shows for a dataset, computed once per manifest version."""
+    return _explore(name, _mtime(name))
+
+
+@st.cache_data(show_spinner="Finding faces…", max_entries=16)
+def alignment_preview(name: str, seed: int, detector: str) -> list:
+    """One image per class, (label, RGB upscaled when small, faces found)."""
+    import cv2
+    import numpy as np
+
+    from fer import faces
+    from fer.images import to_rgb
+    from fer.labels import CLASSES
+
+    df = _manifest(name, _mtime(name))
+    d = dataset.info(name)
+    out = []
+    for cls in CLASSES:
+        rows = df[(df["label_name"] == cls) & ~df["q_corrupt"]]
+        if len(rows):
+            r = rows.sample(1, random_state=seed).iloc[0]
+            rgb = to_rgb(dataset.load_image(d, r["path"]))
+            if min(rgb.shape[:2]) < 96:  # ready-made small crops: upscale so the detector sees a face
+                rgb = cv2.resize(rgb, (rgb.shape[1] * 4, rgb.shape[0] * 4), interpolation=cv2.INTER_CUBIC)
+            out.append((cls, np.ascontiguousarray(rgb), faces.detect(rgb, method=detector)))
+    return out

@@ -1,0 +1,247 @@
+"""Dataset: bring datasets in, look at what they hold, preview face alignment, manage them."""
+import json
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from fer import faces, jobs, settings, store
+from fer.data import DatasetError, FORMATS, SourceError, SourceSpec, info, names
+from fer.data import manage
+from fer.draw import detections
+from fer.images import ImageError, load_rgb
+from fer.labels import CLASSES
+from fer.ui.data import alignment_preview, explore, manifest, thumbnail
+
+st.set_page_config(page_title="Dataset · FER Studio", layout="wide")
+st.title("Dataset")
+datasets = names()
+q = st.query_params
+import_tab, explore_tab, faces_tab, manage_tab = st.tabs(["Import", "Explore", "Faces", "Manage"])
+
+
+@st.fragment(run_every=2)
+def data_jobs():
+    active = [j for j in jobs.listing() if j["kind"] in ("import", "align")][-5:]
+    for j in reversed(active):
+        p = j.get("progress") or 0.0
+        text = f"{j['kind']} {j['id']}: {j['state']}" + (f" — {j['error']}" if j.get("error") else "")
+        if j["state"] == "running":
+            st.progress(min(1.0, float(p)), text=text)
+        else:
+            st.caption(text)
+
+
+# -- import ------------------------------------------------------------------------------------
+with import_tab:
+    st.markdown("Several sources make one dataset; the format of each is detected unless you name it.")
+    name = st.text_input("Dataset name", key="new-name", help="letters, digits, . _ -")
+    sources = st.session_state.setdefault("sources", [])
+    kind = st.radio("Source", ["a folder on the server", "an uploaded zip"], horizontal=True)
+    c = st.columns([3, 1, 1])
+    fmt = c[1].selectbox("Format", ["auto"] + list(FORMATS), key="new-format")
+    if kind == "a folder on the server":
+        path = c[0].text_input("Folder, zip or CSV on the server", key="new-path",
+                               help=f"inside the import roots: {', '.join(settings.load().import_roots)}")
+        if c[2].button("Add", key="add-path"):
+            try:
+                sources.append({"location": str(manage.check_folder(path)), "format": None if fmt == "auto" else fmt})
+            except (SourceError, ValueError) as e:
+                st.error(str(e))
+    else:
+        up = c[0].file_uploader("A zip of images", type=["zip"], key="new-zip")
+        if c[2].button("Add", key="add-zip", disabled=up is None):
+            try:
+                saved = manage.save_upload(name, up.name, up.getvalue())
+                sources.append({"location": str(saved), "format": None if fmt == "auto" else fmt})
+            except (SourceError, ValueError) as e:
+                st.error(f"{up.name}: {e}" if up else str(e))
+    if sources:
+        st.dataframe(pd.DataFrame(sources), hide_index=True, width="stretch")
+        if st.button("Clear the sources"):
+            sources.clear()
+            st.rerun()
+    mapping = [m.strip() for m in st.text_area("Label mapping (one per line)", key="new-map",
+                                               placeholder="joy=happy\n0=angry\ncontempt=drop").splitlines() if m.strip()]
+    align = st.checkbox("Detect and align the faces after the import", key="new-align")
+    c = st.columns(2)
+    specs = [SourceSpec(s["location"], s["format"]) for s in sources]
+    if c[0].button("Preview", disabled=not sources, help="counts per class before anything is written"):
+        try:
+            p = manage.preview(specs, mapping)
+            st.write("Formats: " + ", ".join(f"{k} → {v}" for k, v in p["formats"].items()))
+            table = p["counts"].assign(total=lambda d: d.sum(axis=1))
+            st.dataframe(table, width="stretch")
+            st.caption("Dropped: " + (", ".join(f"{k} ({v})" for k, v in p["dropped"].items()) or "nothing"))
+        except (SourceError, DatasetError, ValueError) as e:
+            st.error(str(e))
+    if c[1].button("Import", type="primary", disabled=not sources or not name):
+        try:
+            manage.launch_import(specs, name, mapping, align=align)
+            st.success(f"Importing {name} as a job: it goes on if you leave this page.")
+            sources.clear()
+        except (SourceError, DatasetError, ValueError) as e:
+            st.error(str(e))
+    data_jobs()
+
+if not datasets:
+    for tab in (explore_tab, faces_tab, manage_tab):
+        with tab:
+            st.info("No dataset yet: import one in the Import tab, or with "
+                    "`python -m fer dataset import path/to/fer2013.zip --name fer2013`.")
+    st.stop()
+
+chosen = st.sidebar.selectbox("Dataset", datasets, index=datasets.index(q["dataset"]) if q.get("dataset") in datasets else 0)
+other = st.sidebar.selectbox("Side by side with", ["—"] + [d for d in datasets if d != chosen])
+st.query_params["dataset"] = chosen
+shown = [chosen] + ([other] if other != "—" else [])
+
+# -- explore -----------------------------------------------------------------------------------
+with explore_tab:
+    shares = st.toggle("Shares instead of counts")
+    cols = st.columns(len(shown))
+    for col, ds in zip(cols, shown):
+        x = explore(ds)
+        d = info(ds)
+        with col:
+            st.subheader(ds)
+            st.caption(f"{d['rows']:,} images · sources: " + ", ".join(f"{k} ({v['format']})" for k, v in d["sources"].items()))
+            for by in ("split", "source"):
+                t = x[by]
+                long = (t / t.sum() if shares else t).reset_index().melt(id_vars="label_name", value_name="images")
+                fig = px.bar(long, x="label_name", y="images", color=by, barmode="group",
+                             title=f"classes by {by}", category_orders={"label_name": list(CLASSES)})
+                fig.update_layout(height=300, margin=dict(l=0, r=0, t=40, b=0), xaxis_title=None,
+                                  yaxis_tickformat=".0%" if shares else None)
+                st.plotly_chart(fig, key=f"dist-{ds}-{by}")
+            b = x["balance"]
+            st.markdown(f"Imbalance ratio (train, largest / smallest class): **{b['imbalance_ratio']:.1f}**"
+                        if b["imbalance_ratio"] else "No training images.")
+            st.dataframe(pd.DataFrame([b["weights"]], index=["sampler weight N/(C·N_c)"]), width="stretch")
+            leak = x["leakage"]
+            st.markdown(f"Duplicates: **{leak['groups']:,}** byte-identical groups over {leak['files']:,} files, "
+                        f"**{leak['groups_across_splits']:,}** across splits, **{leak['groups_with_conflicting_labels']:,}** "
+                        f"with conflicting labels; {leak['near_groups']:,} near-duplicate groups. "
+                        f"[Review them →](/Quality?dataset={ds}&check=duplicates%20across%20splits)")
+            st.dataframe(x["sizes"], hide_index=True, width="stretch")
+            st.caption("Modes: " + ", ".join(f"{k} {v:,}" for k, v in x["modes"].items()))
+            by = st.radio("Histograms by", ["label_name", "source"], horizontal=True, key=f"hist-{ds}")
+            for stat, title in (("mean", "brightness (mean)"), ("std", "contrast (std)")):
+                fig = px.line(x["hist"][(stat, by)], x=stat, y="images", color=by, title=title, line_shape="hvh")
+                fig.update_layout(height=260, margin=dict(l=0, r=0, t=40, b=0))
+                st.plotly_chart(fig, key=f"h-{ds}-{stat}")
+            st.download_button("Manifest (CSV)", x["csv"], f"{ds}_manifest.csv", "text/csv", key=f"csv-{ds}")
+            st.download_button("Manifest (parquet)", (store.dataset_dir(ds) / "manifest.parquet").read_bytes(),
+                               f"{ds}_manifest.parquet", key=f"pq-{ds}")
+
+    st.subheader(f"Samples of {chosen}")
+    c = st.columns([2, 1])
+    source_filter = c[0].multiselect("Sources", sorted(manifest(chosen)["source"].unique()))
+    if c[1].button("Reshuffle"):
+        st.session_state["sample_seed"] = st.session_state.get("sample_seed", 0) + 1
+    seed = st.session_state.get("sample_seed", 0)
+    df = manifest(chosen)
+    df = df[~df["q_corrupt"] & (df["source"].isin(source_filter) if source_filter else True)]
+    for cls in CLASSES:
+        rows = df[df["label_name"] == cls]
+        if rows.empty:
+            continue
+        pick = rows.sample(min(8, len(rows)), random_state=seed)
+        st.caption(f"{cls} ({len(rows):,})")
+        grid = st.columns(8)
+        for k, (_, r) in enumerate(pick.iterrows()):
+            img = thumbnail(chosen, r["path"])
+            if img is not None:
+                grid[k].image(img, caption=f"{r['source']} · {r['split']}", width=80)
+
+# -- faces -------------------------------------------------------------------------------------
+with faces_tab:
+    d = info(chosen)
+    crop = d.get("crop")
+    if d.get("faces"):
+        f = d["faces"]
+        st.success(f"Aligned: {f['found']:,} faces, {f['no_face']:,} without a face, {f['shape'][1]} px, "
+                   f"{'detected' if f['detected'] else 'ready-made crops resized'} ({f['created']}).")
+    elif crop and crop.get("ready_made"):
+        st.info(f"Ready-made face crops ({crop['size']} px, {'grayscale' if crop['grayscale'] else 'RGB'}): "
+                "training uses them as they are; aligning only resizes them.")
+    else:
+        st.info("Not aligned yet: training would use centre crops of whole images.")
+    c = st.columns(3)
+    detector = c[0].selectbox("Detector", faces.METHODS)
+    size = c[1].number_input("Crop size (px)", 16, 512, int((crop or {}).get("size", 112)) if crop else 112)
+    if c[2].button("Align this dataset", help="runs as a job; faces.npy is written beside the manifest"):
+        try:
+            manage.launch_align(chosen, detector, int(size))
+            st.success("Alignment queued.")
+        except (DatasetError, ValueError) as e:
+            st.error(str(e))
+    data_jobs()
+
+    st.subheader("Alignment preview")
+    margin = st.slider("Margin", 0.0, 0.6, 0.3, 0.05)
+    up = st.file_uploader("Or try a photo of your own", type=["jpg", "jpeg", "png", "webp", "bmp"], key="align-up")
+    if up is not None:
+        try:
+            rgb = load_rgb(up.getvalue())
+            samples = [("upload", rgb, faces.detect(rgb, method=detector))]
+        except ImageError as e:
+            st.error(f"{up.name}: {e}")
+            samples = []
+    else:
+        samples = alignment_preview(chosen, st.session_state.get("sample_seed", 0), detector)
+    for label, rgb, found in samples:
+        c = st.columns([2, 1, 3])
+        c[0].image(detections(rgb, found), caption=f"{label}: {len(found)} face(s)", width=220)
+        if found:
+            c[1].image(faces.align(rgb, found[0], size=112, margin=margin), caption="aligned", width=112)
+        else:
+            c[1].caption("no face found: the image would keep a centre crop (q_no_face)")
+
+# -- manage ------------------------------------------------------------------------------------
+with manage_tab:
+    use = manage.disk_use()
+    st.dataframe(use, hide_index=True, width="stretch")
+    st.caption(f"Store: {store.disk_usage(store.root()) / 2**20:,.1f} MiB in {store.root()}")
+    c = st.columns(3)
+    with c[0]:
+        new = st.text_input("New name", value=chosen, key="rename")
+        if st.button("Rename"):
+            try:
+                manage.rename(chosen, new)
+                st.query_params["dataset"] = new
+                st.rerun()
+            except (DatasetError, ValueError, OSError) as e:
+                st.error(str(e))
+    with c[1]:
+        if st.button("Re-import", help="the same sources, formats, mapping and seed, as a job; decisions are kept"):
+            try:
+                manage.reimport(chosen)
+                st.success("Re-import queued.")
+            except (DatasetError, SourceError, ValueError) as e:
+                st.error(str(e))
+    with c[2]:
+        sure = st.checkbox(f"Yes, delete {chosen} (its manifest, crops and decisions; sources outside the store stay)")
+        if st.button("Delete", disabled=not sure):
+            manage.delete(chosen)
+            st.rerun()
+
+    st.subheader("Settings")
+    try:
+        s = settings.load()
+    except ValueError as e:
+        st.error(str(e))
+        st.stop()
+    with st.form("settings"):
+        roots = st.text_area("Import roots (one per line)", "\n".join(s.import_roots))
+        device = st.text_input("Device", s.device, help="auto, cpu, cuda or cuda:N")
+        max_jobs = st.number_input("Jobs at once", 1, 64, int(s.max_jobs))
+        ice = st.text_area("ICE servers (JSON)", json.dumps(s.ice_servers),
+                           help='e.g. [{"urls": ["stun:stun.example.org:3478"]}]; none needed on localhost')
+        if st.form_submit_button("Save settings"):
+            try:
+                s.import_roots = [r.strip() for r in roots.splitlines() if r.strip()]
+                s.device, s.max_jobs, s.ice_servers = device.strip(), int(max_jobs), json.loads(ice or "[]")
+                st.success(f"Saved to {settings.save(s)} (environment variables still win).")
+            except (ValueError, json.JSONDecodeError) as e:
+                st.error(f"Not saved: {e}")

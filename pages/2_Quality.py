@@ -1,0 +1,121 @@
+"""Quality: every check's flagged images, worst first; keep or exclude without losing anything."""
+import streamlit as st
+
+from fer.data import exclusions, info, names
+from fer.data.quality import GROUP_VIEWS, VIEWS, Thresholds
+from fer.ui.data import flagged, manifest, thumbnail
+
+st.set_page_config(page_title="Quality · FER Studio", layout="wide")
+st.title("Quality")
+
+datasets = names()
+if not datasets:
+    st.info("No dataset yet. Import one on the Dataset page or with `python -m fer dataset import SRC --name NAME`.")
+    st.stop()
+q = st.query_params
+name = st.sidebar.selectbox("Dataset", datasets, index=datasets.index(q["dataset"]) if q.get("dataset") in datasets else 0)
+from fer import evaluation  # noqa: E402
+
+model_evals = evaluation.evaluations_on(name)
+all_views = list(VIEWS) + (["label noise (from a model)"] if model_evals else [])
+view = st.sidebar.radio("Check", all_views, index=all_views.index(q["check"]) if q.get("check") in all_views else 0)
+st.query_params.update({"dataset": name, "check": view})
+df = manifest(name)
+t = Thresholds.from_dict(info(name).get("thresholds"))
+key, bounds = VIEWS.get(view, (None, None))
+threshold = None
+if view == "label noise (from a model)":
+    source = st.sidebar.selectbox("Predictions of", list(model_evals))
+    threshold = st.sidebar.slider("Model confidence at least", 0.5, 0.99, 0.8, 0.01)
+if key:
+    default = float(getattr(t, key))
+    step = 1.0 if key in ("tiny_side", "near_duplicate_distance") else 0.5
+    threshold = st.sidebar.slider(f"Threshold ({key.replace('_', ' ')})", bounds[0], bounds[1], default, step,
+                                  help=f"the import's threshold is {default:g}; moving it re-flags from the stored "
+                                       "statistics and candidate pairs, nothing is rescanned")
+if view == "label noise (from a model)":
+    _, pred = evaluation.load(model_evals[source])
+    issues = evaluation.label_issues(pred, threshold)
+    rows = df.set_index("path").loc[issues["path"]].reset_index()
+    st.caption(f"Images whose given label the model ({source}) contradicts with at least {threshold:.0%} confidence, "
+               "least likely given label first: candidates to check by eye, not errors for sure.")
+else:
+    rows = flagged(name, view, threshold)
+decisions = exclusions.latest(name)
+excluded = {p for p, d in decisions.items() if d == "exclude"}
+
+c = st.columns(4)
+c[0].metric("images", f"{len(df):,}")
+c[1].metric(f"flagged: {view}", f"{len(rows):,}")
+c[2].metric("excluded (all checks)", f"{len(excluded):,}")
+c[3].metric("usable for training", f"{len(exclusions.usable(df, name)):,}")
+st.caption("Flags exclude nothing by themselves: only your decisions do. Decisions go to exclusions.csv "
+           "(append-only); the manifest is never changed by them.")
+
+
+def act(paths, decision, check):
+    """Record a decision and rerun, so every count on the page includes it."""
+    n = exclusions.record(name, paths, decision, check)
+    st.session_state["last_action"] = list(paths)
+    st.session_state["flash"] = f"{decision}: {n} image(s)"
+    st.rerun()
+
+
+if "flash" in st.session_state:
+    st.toast(st.session_state.pop("flash"))
+
+
+b = st.columns(3)
+if b[0].button("Exclude everything flagged", disabled=rows.empty,
+               help="duplicates: every copy but the first of each group; other checks: every flagged image"):
+    targets = rows["path"]
+    if view in ("exact duplicates", "near duplicates"):  # keep one copy: the first (train < val < test, path)
+        targets = rows.loc[~rows.index.isin(rows.drop_duplicates("group").index), "path"]
+    act(list(targets), "exclude", view)
+if b[1].button("Undo the last action", disabled="last_action" not in st.session_state):
+    exclusions.undo(name, st.session_state.pop("last_action"))
+    st.session_state["flash"] = "undone"
+    st.rerun()
+
+if rows.empty:
+    st.success("Nothing flagged by this check at this threshold.")
+    st.stop()
+
+per_page = 8 if view in GROUP_VIEWS else 30
+units = list(dict.fromkeys(rows["group"])) if view in GROUP_VIEWS else list(rows["path"])
+pages = max(1, -(-len(units) // per_page))
+page = b[2].number_input(f"Page (of {pages})", 1, pages, 1)
+shown = units[(page - 1) * per_page: page * per_page]
+
+
+def tile(row, col, key):
+    with col:
+        img = thumbnail(name, row["path"])
+        if img is not None:
+            st.image(img, width=96)
+        state = decisions.get(row["path"])
+        facts = row["error"] if isinstance(row["error"], str) else f"mean {row['mean']:.0f} · std {row['std']:.1f}"
+        st.caption(f"{row['label_name']} · {row['split']}" + (f" · **{state}d**" if state else "") + f"  \n{facts}")
+        if state == "exclude":
+            if st.button("Keep", key=f"keep-{key}"):
+                act([row["path"]], "keep", view)
+        elif st.button("Exclude", key=f"ex-{key}"):
+            act([row["path"]], "exclude", view)
+
+
+if view in GROUP_VIEWS:
+    for g in shown:
+        members = rows[rows["group"] == g]
+        with st.container(border=True):
+            st.markdown(f"**group {int(g)}** · {len(members)} images · splits {', '.join(sorted(set(members['split'])))}"
+                        f" · labels {', '.join(sorted(set(members['label_name'])))}")
+            cols = st.columns(8)
+            for k, (_, r) in enumerate(members.head(8).iterrows()):
+                tile(r, cols[k], f"{g}-{k}")
+            if st.button("Exclude all but the first", key=f"group-{g}",
+                         help="keeps the copy in the earliest split (train < val < test)"):
+                act(list(members["path"].iloc[1:]), "exclude", view)
+else:
+    cols = st.columns(6)
+    for k, p in enumerate(shown):
+        tile(rows[rows["path"] == p].iloc[0], cols[k % 6], f"i{k}")

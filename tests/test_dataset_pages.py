@@ -1,0 +1,123 @@
+"""Dataset and Quality pages with AppTest: import from the UI, explore, review checks, decide."""
+import io
+import time
+import zipfile
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from fer import jobs
+from fer.data import SourceSpec, exclusions, import_dataset, manifest
+from fer.data import manage
+
+import builders as b
+from builders import REPO
+from test_quality import _planted
+
+DATASET = str(REPO / "pages" / "1_Dataset.py")
+QUALITY = str(REPO / "pages" / "2_Quality.py")
+
+
+def test_pages_on_an_empty_store(store):
+    for page in (DATASET, QUALITY):
+        at = AppTest.from_file(page, default_timeout=60).run()
+        assert not at.exception and any("No dataset yet" in i.value for i in at.info)
+
+
+def test_mapping_preview_matches_the_import(store, tmp_path):
+    src = b.imagefolder(tmp_path / "mine", classes=("joy", "sad", "calm", "anger"), per_class=3)
+    p = manage.preview([SourceSpec(str(src))], ["joy=happy"])
+    r = import_dataset([str(src)], "m", mapping=["joy=happy"], workers=1)
+    counts = r.manifest["label_name"].value_counts()
+    assert p["counts"]["mine"].to_dict() == {c: int(counts.get(c, 0)) for c in p["counts"].index}
+    assert p["dropped"] == r.info["dropped"] == {"calm": 3}
+    assert p["formats"] == {"mine": "imagefolder"}
+
+
+def test_refusals_from_the_ui_write_nothing(store, tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_IMPORT_ROOTS", str(tmp_path / "allowed"))
+    (tmp_path / "allowed").mkdir()
+    outside = b.imagefolder(tmp_path / "outside", classes=("happy",), per_class=2)
+    at = AppTest.from_file(DATASET, default_timeout=60).run()
+    at.text_input(key="new-name").set_value("x")
+    at.text_input(key="new-path").set_value(str(outside))
+    at.button(key="add-path").click().run()
+    assert "outside the import roots" in at.error[0].value
+    with pytest.raises(Exception, match="not a zip"):
+        manage.save_upload("x", "notes.zip", b"plain text")
+    evil = io.BytesIO()
+    with zipfile.ZipFile(evil, "w") as zf:
+        zf.writestr("../evil.png", b.image_bytes())
+    with pytest.raises(Exception, match="escapes the archive"):
+        manage.save_upload("x", "evil.zip", evil.getvalue())
+    unknown = b.write(tmp_path / "allowed" / "odd" / "a" / "p.png", b.image_bytes()).parent.parent
+    with pytest.raises(Exception, match="cannot tell the format"):
+        manage.preview([SourceSpec(str(unknown))])
+    assert not (store / "datasets").exists() or not any((store / "datasets").rglob("*.*"))
+
+
+def test_upload_zip_import_job_and_explore(store, tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_IMPORT_ROOTS", str(tmp_path))
+    z = b.zip_folder(b.fer2013_folders(tmp_path / "fer"), tmp_path / "fer.zip", prefix="fer2013/")
+    saved = manage.save_upload("up", "fer.zip", z.read_bytes())
+    assert saved == store / "datasets" / "up" / "sources" / "fer.zip"
+    folder = manage.launch_import([SourceSpec(str(saved))], "up")
+    t = time.time()
+    while jobs.status(folder)["state"] in jobs.ACTIVE:
+        assert time.time() - t < 120
+        time.sleep(0.3)
+    assert jobs.status(folder)["state"] == "finished", (folder / "log.txt").read_text()
+    assert (store / "datasets" / "up" / "sources" / "fer.zip").exists()  # the upload stays resolvable
+    assert len(manifest("up")) == 56
+    at = AppTest.from_file(DATASET, default_timeout=120).run()
+    assert not at.exception
+    assert len(at.get("plotly_chart")) >= 4
+    assert any("byte-identical groups" in m.value for m in at.markdown)
+    assert {d.label for d in at.get("download_button")} >= {"Manifest (CSV)", "Manifest (parquet)"}
+
+
+def test_quality_threshold_exclude_training_and_undo(store, tmp_path):
+    import_dataset([str(_planted(tmp_path))], "p", workers=1)
+    at = AppTest.from_file(QUALITY, default_timeout=60)
+    at.query_params["check"] = "too dark"
+    at.run()
+    assert not at.exception
+    metrics = lambda: {m.label: m.value for m in at.metric}  # noqa: E731
+    assert metrics()["flagged: too dark"] == "2"
+    at.sidebar.slider[0].set_value(128.0).run()  # moving the threshold re-flags from stored statistics
+    many = int(metrics()["flagged: too dark"])
+    assert many > 2
+    at.sidebar.slider[0].set_value(30.0).run()
+    at.button[0].click().run()  # exclude everything flagged
+    dark = set(manifest("p").query("q_dark")["path"])
+    assert exclusions.excluded("p") == dark and metrics()["excluded (all checks)"] == "2"
+    from fer.training.data import load
+
+    train = load("p", 48, 1)
+    assert not set(train["train"].rows["path"]) & dark  # training honours the decisions
+    at.button[1].click().run()  # undo
+    assert exclusions.excluded("p") == set()
+    assert list(exclusions.read("p")["decision"]) == ["exclude", "exclude", "keep", "keep"]
+
+
+def test_quality_groups_and_every_view(store, tmp_path):
+    import_dataset([str(_planted(tmp_path))], "p", workers=1)
+    for view in ("corrupt", "low variance / blank", "too bright", "tiny", "no face", "exact duplicates",
+                 "near duplicates", "duplicates across splits", "conflicting labels"):
+        at = AppTest.from_file(QUALITY, default_timeout=60)
+        at.query_params["check"] = view
+        at.run()
+        assert not at.exception, view
+    at = AppTest.from_file(QUALITY, default_timeout=60)
+    at.query_params["check"] = "exact duplicates"
+    at.run()
+    assert any(m.value.startswith("**group") and "3 images" in m.value for m in at.markdown)
+    group_button = next(x for x in at.button if x.key and x.key.startswith("group-"))
+    group_button.click().run()
+    df = manifest("p")
+    dup = df[df["dup_group"].notna()]
+    assert len(dup) == 3
+    # the copy kept is the first by train < val < test, then path: the original in train/happy
+    kept = dup[dup["path"].str.contains("train/happy")]["path"].item()
+    assert exclusions.excluded("p") == set(dup["path"]) - {kept}
