@@ -71,8 +71,12 @@ else:
 
 st.subheader("Next step")
 if not data:
-    st.markdown("Import a dataset with the command above; it appears here with its classes and splits.")
+    st.markdown("Import a dataset, with the command above or in the browser; it appears here with its classes and "
+                "splits.")
+    st.page_link("pages/1_Dataset.py", label="Import a dataset in the browser")
 else:
+    st.page_link("pages/1_Dataset.py", label="Explore a dataset: classes, splits, images, faces")
+    st.page_link("pages/2_Quality.py", label="Review the flagged images and decide what to keep")
     st.page_link("pages/3_Train.py", label="Train a model on a dataset")
     st.page_link("pages/4_Runs.py", label="Compare runs and promote the best one")
 if dm is not None:
