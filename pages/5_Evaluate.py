@@ -3,7 +3,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from fer import evaluation, jobs, modelfile
+from fer import evaluation, jobs, modelfile, store
 from fer.data import names as dataset_names
 from fer.labels import CLASSES
 from fer.training.evaluate import launch
@@ -63,11 +63,7 @@ st.query_params.update({"run": model_x, "eval": chosen})
 clean = leak_free(str(eval_dir), (eval_dir / "predictions.parquet").stat().st_mtime, eval_dataset,
                   train_dataset) if train_dataset else None
 ece, reliability = evaluation.calibration(pred)
-flip_summary = None
-if (eval_dir / "summary_flip.json").exists():
-    import json
-
-    flip_summary = json.loads((eval_dir / "summary_flip.json").read_text())
+flip_summary = store.read_json(eval_dir / "summary_flip.json")
 m = st.columns(7)
 m[0].metric("images", f"{summary['n']:,}")
 m[1].metric("accuracy", f"{summary['accuracy']:.1%}")

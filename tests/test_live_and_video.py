@@ -14,7 +14,7 @@ from fer.labels import CLASSES
 from fer.live import FrameProcessor, iou, make_callback
 from fer.predict import Predictor
 
-from builders import REPO
+from builders import REPO, untrained_model
 
 skdata = pytest.importorskip("skimage.data")
 FACE = cv2.cvtColor(cv2.resize(skdata.astronaut(), (300, 300)), cv2.COLOR_RGB2BGR)
@@ -28,13 +28,7 @@ def frame_at(x, y=90):
 
 @pytest.fixture
 def default_model(store):
-    from fer.training import models
-
-    m = models.build({"backbone": "fer_cnn", "channels": 1, "dropout": 0.0}).eval()
-    modelfile.save(store / "models" / "default", m, {
-        "architecture": "fer_cnn", "classes": list(CLASSES), "input_size": 48, "channels": 1,
-        "normalisation": {"mean": [0.5], "std": [0.25]},
-        "face": {"detector": "mtcnn", "align": True, "margin": 0.3, "size": 48, "grayscale": True}})
+    untrained_model(store / "models" / "default")
     return Predictor.load("default")
 
 

@@ -7,18 +7,13 @@ from fer import faces, modelfile
 from fer.labels import CLASSES
 from fer.predict import Predictor
 
+from builders import untrained_model
+
 skdata = pytest.importorskip("skimage.data")
 
 
 def _model(folder, channels=1, size=48, face=None):
-    from fer.training import models
-
-    m = models.build({"backbone": "fer_cnn", "channels": channels, "dropout": 0.0}).eval()
-    meta = {"architecture": "fer_cnn", "classes": list(CLASSES), "input_size": size, "channels": channels,
-            "normalisation": {"mean": [0.5] * channels, "std": [0.25] * channels},
-            "face": face or {"detector": "mtcnn", "align": True, "margin": 0.3, "size": size, "grayscale": channels == 1}}
-    modelfile.save(folder, m, meta)
-    return folder
+    return untrained_model(folder, channels, size, face)
 
 
 def test_one_result_per_face_with_probabilities(store, tmp_path):

@@ -27,15 +27,9 @@ def write_y4m(path, frames=30, size=(640, 480)):
 @pytest.fixture
 def model_store(store):
     """A store whose default model is an untrained fer_cnn: the pipeline, not the accuracy."""
-    from fer import modelfile
-    from fer.labels import CLASSES
-    from fer.training import models
+    from builders import untrained_model
 
-    m = models.build({"backbone": "fer_cnn", "channels": 1, "dropout": 0.0}).eval()
-    modelfile.save(store / "models" / "default", m, {
-        "architecture": "fer_cnn", "classes": list(CLASSES), "input_size": 48, "channels": 1,
-        "normalisation": {"mean": [0.5], "std": [0.25]},
-        "face": {"detector": "mtcnn", "align": True, "margin": 0.3, "size": 48, "grayscale": True}})
+    untrained_model(store / "models" / "default")
     return store
 
 
