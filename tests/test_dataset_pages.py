@@ -43,16 +43,25 @@ def test_refusals_from_the_ui_write_nothing(store, tmp_path, monkeypatch):
     at.text_input(key="new-path").set_value(str(outside))
     at.button(key="add-path").click().run()
     assert "outside the import roots" in at.error[0].value
-    with pytest.raises(Exception, match="not a zip"):
-        manage.save_upload("x", "notes.zip", b"plain text")
+    # an unknown layout: the preview says so
+    unknown = b.write(tmp_path / "allowed" / "odd" / "a" / "p.png", b.image_bytes()).parent.parent
+    at.text_input(key="new-path").set_value(str(unknown))
+    at.button(key="add-path").click().run()
+    next(x for x in at.button if x.label == "Preview").click().run()
+    assert "cannot tell the format" in at.error[0].value
+    # uploads: not a zip, and a zip whose names climb out of it
     evil = io.BytesIO()
     with zipfile.ZipFile(evil, "w") as zf:
         zf.writestr("../evil.png", b.image_bytes())
-    with pytest.raises(Exception, match="escapes the archive"):
-        manage.save_upload("x", "evil.zip", evil.getvalue())
-    unknown = b.write(tmp_path / "allowed" / "odd" / "a" / "p.png", b.image_bytes()).parent.parent
-    with pytest.raises(Exception, match="cannot tell the format"):
-        manage.preview([SourceSpec(str(unknown))])
+    for fname, data, reason in (("notes.zip", b"plain text", "not a zip archive"),
+                                ("evil.zip", evil.getvalue(), "escapes the archive")):
+        at = AppTest.from_file(DATASET, default_timeout=60).run()
+        at.text_input(key="new-name").set_value("x")
+        at.radio[0].set_value("an uploaded zip").run()
+        at.get("file_uploader")[0].upload(fname, data, "application/zip")
+        at.run()
+        at.button(key="add-zip").click().run()
+        assert reason in at.error[0].value, at.error
     assert not (store / "datasets").exists() or not any((store / "datasets").rglob("*.*"))
 
 
@@ -101,13 +110,19 @@ def test_quality_threshold_exclude_training_and_undo(store, tmp_path):
 
 
 def test_quality_groups_and_every_view(store, tmp_path):
-    import_dataset([str(_planted(tmp_path))], "p", workers=1)
+    root = _planted(tmp_path)
+    b.write(root / "train" / "happy" / "Training_9999.jpg", b"broken")  # and a corrupt file
+    import_dataset([str(root)], "p", workers=1)
     for view in ("corrupt", "low variance / blank", "too bright", "tiny", "no face", "exact duplicates",
                  "near duplicates", "duplicates across splits", "conflicting labels"):
         at = AppTest.from_file(QUALITY, default_timeout=60)
         at.query_params["check"] = view
         at.run()
         assert not at.exception, view
+        flagged = int({m.label: m.value for m in at.metric}[f"flagged: {view}"].replace(",", ""))
+        expected = {"corrupt": 1, "low variance / blank": 1, "too bright": 1, "tiny": 1, "no face": 0,
+                    "exact duplicates": 3, "duplicates across splits": 3, "conflicting labels": 3}
+        assert flagged == expected.get(view, flagged), view
     at = AppTest.from_file(QUALITY, default_timeout=60)
     at.query_params["check"] = "exact duplicates"
     at.run()
@@ -120,3 +135,13 @@ def test_quality_groups_and_every_view(store, tmp_path):
     # the copy kept is the first by train < val < test, then path: the original in train/happy
     kept = dup[dup["path"].str.contains("train/happy")]["path"].item()
     assert exclusions.excluded("p") == set(dup["path"]) - {kept}
+
+
+def test_pages_on_the_mini_dataset(store, mini_zip):
+    import_dataset([str(mini_zip)], "mini")
+    at = AppTest.from_file(DATASET, default_timeout=120).run()
+    assert not at.exception and any("350 images" in c.value for c in at.caption)
+    at = AppTest.from_file(QUALITY, default_timeout=60)
+    at.query_params["check"] = "too bright"
+    at.run()
+    assert not at.exception and {m.label: m.value for m in at.metric}["images"] == "350"
