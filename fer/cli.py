@@ -1,4 +1,4 @@
-"""``python -m fer``: datasets from the command line.
+"""``python -m fer``: datasets (import, align, list) and predictions from the command line.
 
 Progress and the closing "wrote ..." line go to stderr; results (summaries, lists) to stdout.
 A command that cannot do its job exits non-zero with a one-line reason.
@@ -32,8 +32,9 @@ def _progress_bar():
     def update(stage: str, done: int, total: int) -> None:
         bar = bars.get(stage)
         if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=stage, unit={"scan": "img", "align": "img", "frames": "frame"}.get(stage, "step"),
-                                     file=sys.stderr, leave=False, dynamic_ncols=True)
+            unit = {"scan": "img", "align": "img", "frames": "frame"}.get(stage, "step")
+            bar = bars[stage] = tqdm(total=total, desc=stage, unit=unit, file=sys.stderr, leave=False,
+                                     dynamic_ncols=True)
         bar.update(done - bar.n)
         if done >= total:
             bar.close()
