@@ -156,7 +156,7 @@ python -m training.evaluate --run default --dataset fer2013 --split val
 
 Hardware: {meta['hardware'].get('cpu') or 'CPU'}, 2 cores, no GPU, torch {meta['versions']['torch']}
 ({meta['hardware'].get('torch_threads')} threads); {minutes:.0f} minutes of training (with other work on
-the same two cores at times), git commit `{meta.get('git_commit')}` at the start of training.
+the same two cores at times), git commit `{meta.get('git_commit')}` (HEAD when training started).
 
 ## Results
 
