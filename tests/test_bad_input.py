@@ -147,3 +147,17 @@ def test_modes_convert_uniformly():
         img = Image.new(mode, (8, 6))
         assert to_gray(img).shape == (6, 8) and to_gray(img).dtype == np.uint8
         assert to_rgb(img).shape == (6, 8, 3)
+
+
+def test_zip_read_in_the_parent_then_by_forked_workers(store, tmp_path):
+    """A handle the parent already opened must not be shared with forked workers (a shared file
+    offset garbles reads: "Bad CRC-32")."""
+    from fer.data.sources import read_member
+
+    root = tmp_path / "many"
+    for i in range(1100):
+        b.write(root / ("happy" if i % 2 else "sad") / f"{i}.png", b.image_bytes((24, 24), seed=i))
+    z = b.zip_folder(root, tmp_path / "many.zip")
+    read_member(str(z), "zip", "happy/1.png")  # the parent now holds an open handle
+    df = import_dataset([str(z)], "many", workers=2).manifest
+    assert len(df) == 1100 and not df["q_corrupt"].any()

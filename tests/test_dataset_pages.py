@@ -3,7 +3,6 @@ import io
 import time
 import zipfile
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer import jobs

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Iterable, Iterator
@@ -105,7 +106,7 @@ def _describe_one(location: str, kind: str, inner: str, max_pixels: int) -> tupl
         return describe(_CSV_CACHE[key][int(row)], max_pixels, pixels=True)
     try:
         data = read_member(location, kind, inner)
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:  # a damaged member is one corrupt row
         row = dict.fromkeys(FIELDS)
         row["error"] = f"cannot read: {e}"
         return row, None

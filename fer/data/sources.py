@@ -93,14 +93,15 @@ class SourceFiles:
 
 
 @lru_cache(maxsize=8)
-def _zip(location: str) -> zipfile.ZipFile:
-    # one open handle per archive and process: workers read many members from it
+def _zip(location: str, pid: int) -> zipfile.ZipFile:
+    # One open handle per archive and process. Keyed by pid: a forked worker must not reuse its
+    # parent's handle, whose file offset the two processes would share.
     return zipfile.ZipFile(location)
 
 
 def read_member(location: str, kind: str, name: str) -> bytes:
     if kind == "zip":
-        return _zip(location).read(name)
+        return _zip(location, os.getpid()).read(name)
     if kind == "file":
         return Path(location).read_bytes()
     path = Path(location, name)

@@ -107,13 +107,19 @@ def app_server(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def browser():
+def pw():
+    """One Playwright for the session (a second sync_playwright in the same thread is refused)."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=find_chromium(), args=LAUNCH_ARGS)
-        yield b
-        b.close()
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(pw):
+    b = pw.chromium.launch(executable_path=find_chromium(), args=LAUNCH_ARGS)
+    yield b
+    b.close()
 
 
 def _save_screenshot(page, folder: Path, name: str) -> Path:

@@ -33,31 +33,29 @@ def model_store(store):
     return store
 
 
-def test_live_camera_round_trip(model_store, app_server, tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_live_camera_round_trip(model_store, app_server, pw, tmp_path):
     y4m = write_y4m(tmp_path / "camera.y4m")
     base = app_server(model_store)
     args = LAUNCH_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                           f"--use-file-for-fake-video-capture={y4m}", "--autoplay-policy=no-user-gesture-required"]
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=find_chromium(), args=args)
-        page = browser.new_page(viewport={"width": 1280, "height": 1200})
-        try:
-            page.goto(f"{base}/Live")
-            expect(page.get_by_role("heading", name="Live")).to_be_visible(timeout=60_000)
-            frame = page.frame_locator("iframe[title*='webrtc']").first
-            frame.get_by_role("button", name="START").click(timeout=60_000)
-            # annotated frames come back: the returned stream plays in the component's <video>
-            page.wait_for_function(
-                """() => [...document.querySelectorAll('iframe')].some(f => {
-                       const v = f.contentDocument && f.contentDocument.querySelector('video');
-                       return v && v.videoWidth > 0 && v.currentTime > 1; })""", timeout=90_000)
-            # the timeline beside it fills from the callback's queue
-            expect(page.get_by_text("emotion now")).to_be_visible(timeout=60_000)
-            expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_visible(timeout=30_000)
-            assert page.locator('[data-testid="stException"]').count() == 0
-        finally:
-            page.screenshot(path=str(tmp_path / "live.png"))
-            print(f"screenshot: {tmp_path / 'live.png'}")
-            browser.close()
+    # a browser of its own: the camera flags are launch arguments
+    browser = pw.chromium.launch(executable_path=find_chromium(), args=args)
+    page = browser.new_page(viewport={"width": 1280, "height": 1200})
+    try:
+        page.goto(f"{base}/Live")
+        expect(page.get_by_role("heading", name="Live")).to_be_visible(timeout=60_000)
+        frame = page.frame_locator("iframe[title*='webrtc']").first
+        frame.get_by_role("button", name="START").click(timeout=60_000)
+        # annotated frames come back: the returned stream plays in the component's <video>
+        page.wait_for_function(
+            """() => [...document.querySelectorAll('iframe')].some(f => {
+                   const v = f.contentDocument && f.contentDocument.querySelector('video');
+                   return v && v.videoWidth > 0 && v.currentTime > 1; })""", timeout=90_000)
+        # the timeline beside it fills from the callback's queue
+        expect(page.get_by_text("emotion now")).to_be_visible(timeout=60_000)
+        expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_visible(timeout=30_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
+    finally:
+        page.screenshot(path=str(tmp_path / "live.png"))
+        print(f"screenshot: {tmp_path / 'live.png'}")
+        browser.close()
