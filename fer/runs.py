@@ -149,3 +149,26 @@ def promote(run_id: str, model_name: str) -> Path:
     else:
         tmp.rename(target)
     return target
+
+
+def compare(run_ids: list[str]) -> pd.DataFrame:
+    """Runs side by side: recipe, best validation epoch, and every evaluation's figures."""
+    rows = []
+    for r in run_ids:
+        f = folder(r)
+        cfg = config(f)
+        ep = epochs(f)
+        row = {"run": (store.read_json(f / "run.json", {}) or {}).get("name", r), "id": r,
+               "backbone": cfg["model"]["backbone"], "transfer": cfg["model"]["transfer"], "epochs": len(ep)}
+        if not ep.empty:
+            best = ep.loc[ep["val_macro_f1"].idxmax()]
+            row.update({"best epoch": int(best["epoch"]), "val accuracy": best["val_accuracy"],
+                        "val macro-F1": best["val_macro_f1"]})
+        for split_dir in sorted((f / "eval").glob("*/*")):
+            s = store.read_json(split_dir / "summary.json", {}) or {}
+            tag = f"{split_dir.parent.name}/{split_dir.name}"
+            for k in ("accuracy", "macro_precision", "macro_recall", "macro_f1"):
+                if k in s:
+                    row[f"{tag} {k.replace('_', ' ')}"] = s[k]
+        rows.append(row)
+    return pd.DataFrame(rows)

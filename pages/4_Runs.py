@@ -1,5 +1,4 @@
 """Runs: compare runs (curves and summaries), rename, delete, promote to a named or the default model."""
-import pandas as pd
 import streamlit as st
 
 from fer import runs, store
@@ -31,25 +30,7 @@ if not picked:
 curves = {f"{names[r]} ({r})": runs.epochs(store.runs_dir() / r) for r in picked}
 st.plotly_chart(training_curves(curves), key="compare_curves")
 
-rows = []
-for r in picked:
-    f = store.runs_dir() / r
-    cfg = runs.config(f)
-    ep = runs.epochs(f)
-    row = {"run": names[r], "id": r, "backbone": cfg["model"]["backbone"], "transfer": cfg["model"]["transfer"],
-           "epochs": len(ep)}
-    if not ep.empty:
-        best = ep.loc[ep["val_macro_f1"].idxmax()]
-        row.update({"best epoch": int(best["epoch"]), "val accuracy": best["val_accuracy"],
-                    "val macro-F1": best["val_macro_f1"]})
-    for split_dir in sorted((f / "eval").glob("*/*")):
-        s = store.read_json(split_dir / "summary.json", {}) or {}
-        tag = f"{split_dir.parent.name}/{split_dir.name}"
-        for k in ("accuracy", "macro_precision", "macro_recall", "macro_f1"):
-            if k in s:
-                row[f"{tag} {k.replace('_', ' ')}"] = s[k]
-    rows.append(row)
-summary = pd.DataFrame(rows)
+summary = runs.compare(picked)
 st.subheader("Summary")
 st.dataframe(summary, hide_index=True, width="stretch")
 st.download_button("Download the summary (CSV)", summary.to_csv(index=False), "runs_summary.csv", "text/csv")
