@@ -64,11 +64,12 @@ def target_layer(model: nn.Module, architecture: str, override: str | None = Non
 
 def to_input(crop: np.ndarray, meta: dict) -> torch.Tensor:
     """A uint8 crop (H×W or H×W×C) normalised as model.json says, 1×C×H×W."""
-    x = torch.from_numpy(np.array(crop, dtype=np.float32)).div(255)
-    x = x[None, None] if x.ndim == 2 else x.permute(2, 0, 1)[None]
+    from fer.training.engine import to_input as batch_input
+
+    batch = torch.from_numpy(np.array(crop, dtype=np.uint8).reshape(crop.shape[0], crop.shape[1], -1)[None])
     mean = torch.tensor(meta["normalisation"]["mean"]).view(1, -1, 1, 1)
     std = torch.tensor(meta["normalisation"]["std"]).view(1, -1, 1, 1)
-    return (x - mean) / std
+    return batch_input(batch, mean, std, channels_last=False)
 
 
 def explain(model: nn.Module, meta: dict, crop: np.ndarray, method: str = "GradCAM", target: int | None = None,

@@ -105,3 +105,23 @@ def to_rgb(img: Image.Image) -> np.ndarray:
 
 def load_rgb(source: bytes | str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     return to_rgb(open_image(source, max_pixels))
+
+
+def fit_square(arr: np.ndarray, size: int, channels: int) -> np.ndarray:
+    """A uint8 image (H×W or H×W×C) as size×size×channels: gray↔RGB as needed, the centred square
+    cut when it is not square (never stretched), resized by area when shrinking."""
+    import cv2
+
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.shape[2] == 4:
+        arr = arr[..., :3]
+    if arr.shape[2] != channels:
+        arr = (cv2.cvtColor(arr, cv2.COLOR_RGB2GRAY)[..., None] if channels == 1
+               else np.repeat(arr, 3, axis=2))
+    h, w = arr.shape[:2]
+    if (h, w) != (size, size):
+        s = min(h, w)
+        arr = arr[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
+        arr = cv2.resize(arr, (size, size), interpolation=cv2.INTER_AREA if s > size else cv2.INTER_LINEAR)
+    return np.ascontiguousarray(arr.reshape(size, size, channels))

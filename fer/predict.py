@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 from fer import faces, modelfile
+from fer.images import fit_square
+from fer.training import engine
 
 
 @dataclass
@@ -59,30 +60,16 @@ class Predictor:
     def name(self) -> str:
         return f"{self.meta['architecture']} ({self.folder.name})"
 
-    def _fit(self, crop: np.ndarray) -> np.ndarray:
-        if crop.ndim == 2:
-            crop = crop[..., None]
-        if crop.shape[2] == 4:
-            crop = crop[..., :3]
-        if self.channels == 1 and crop.shape[2] == 3:
-            crop = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)[..., None]
-        elif self.channels == 3 and crop.shape[2] == 1:
-            crop = np.repeat(crop, 3, axis=2)
-        if crop.shape[:2] != (self.size, self.size):
-            crop = cv2.resize(crop, (self.size, self.size), interpolation=cv2.INTER_AREA
-                              if crop.shape[0] > self.size else cv2.INTER_LINEAR).reshape(self.size, self.size, -1)
-        return crop
-
     @torch.inference_mode()
     def classify(self, crops, batch_size: int = 64) -> np.ndarray:
         """N × 7 probabilities for faces already cut (uint8 arrays, any size, gray or RGB)."""
-        crops = [self._fit(np.asarray(c, dtype=np.uint8)) for c in crops]
+        crops = [fit_square(np.asarray(c, dtype=np.uint8), self.size, self.channels) for c in crops]
         if not crops:
             return np.zeros((0, len(self.classes)), np.float32)
         out = []
         for i in range(0, len(crops), batch_size):
-            x = torch.from_numpy(np.stack(crops[i:i + batch_size])).to(self.device)
-            x = (x.permute(0, 3, 1, 2).float() / 255 - self.mean) / self.std
+            x = engine.to_input(torch.from_numpy(np.stack(crops[i:i + batch_size])).to(self.device), self.mean,
+                                self.std, channels_last=False)
             out.append(torch.softmax(self.model(x).float(), dim=1).cpu().numpy())
         return np.concatenate(out)
 

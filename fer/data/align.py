@@ -13,13 +13,12 @@ import time
 from datetime import datetime, timezone
 from typing import Callable
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from fer import faces, store
 from fer.data import dataset
-from fer.images import ImageError, to_gray, to_rgb
+from fer.images import ImageError, fit_square, to_gray, to_rgb
 
 DEFAULT_SIZE = 112
 BATCH = 16
@@ -70,7 +69,7 @@ def align_dataset(name: str, size: int | None = None, detector: str = "mtcnn", m
             if ready:
                 for i, img in zip(rows, images):
                     if img is not None:
-                        crops[i] = _resize(img, size, grayscale)
+                        crops[i] = fit_square(to_gray(img) if grayscale else to_rgb(img), size, channels)
                         found[i] = True
             else:
                 arrays = [to_rgb(img) if img is not None else np.zeros((1, 1, 3), np.uint8) for img in images]
@@ -116,17 +115,6 @@ def align_dataset(name: str, size: int | None = None, detector: str = "mtcnn", m
     info["checks"] = {**info.get("checks", {}), "q_no_face": int(df["q_no_face"].sum())}
     store.write_json(folder / "dataset.json", info)
     return info["faces"] | {"crop": crop}
-
-
-def _resize(img, size: int, grayscale: bool) -> np.ndarray:
-    arr = to_gray(img) if grayscale else to_rgb(img)
-    h, w = arr.shape[:2]
-    if (h, w) != (size, size):
-        # ready-made crops are square; a non-square one is centre-cropped, never stretched
-        s = min(h, w)
-        arr = arr[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
-        arr = cv2.resize(arr, (size, size), interpolation=cv2.INTER_AREA if s > size else cv2.INTER_LINEAR)
-    return arr.reshape(size, size, 1 if grayscale else 3)
 
 
 def load_faces(name: str, mmap: bool = True) -> np.ndarray | None:

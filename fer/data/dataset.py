@@ -7,7 +7,6 @@ that is moved into place only when complete.
 """
 from __future__ import annotations
 
-import io
 import re
 import shutil
 import time
@@ -283,16 +282,13 @@ def load_image(dataset_info: dict, path: str, max_pixels: int = MAX_PIXELS):
     """The image behind a manifest ``path`` as a PIL image (FER2013 CSV rows included)."""
     from PIL import Image
 
-    from fer.data.scan import fer_pixels
-
     sid, _, inner = path.partition(":")
     member, _, row = inner.rpartition("#")
     if row.isdigit() and member.lower().endswith(".csv"):  # a FER2013 CSV row
+        from fer.data.scan import csv_pixels, fer_pixels
+
         src = dataset_info["sources"][sid]
-        table = pd.read_csv(io.BytesIO(read_member(src["location"], src["kind"], member)), dtype=str,
-                            keep_default_na=False, skiprows=range(1, int(row) + 1), nrows=1)
-        table.columns = [c.strip().lower() for c in table.columns]
-        return Image.fromarray(fer_pixels(table["pixels"].iat[0].encode()), "L")
+        return Image.fromarray(fer_pixels(csv_pixels(src["location"], src["kind"], member)[int(row)]), "L")
     return open_image(read_bytes(dataset_info, path), max_pixels)
 
 

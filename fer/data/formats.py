@@ -231,7 +231,7 @@ def _csv_names(files: SourceFiles) -> list[str]:
 
 
 def _is_fer_csv(files: SourceFiles, name: str) -> bool:
-    head = files.read(name)[:256].decode("utf-8", "replace").lower()
+    head = files.head(name).decode("utf-8", "replace").lower()
     cols = [c.strip() for c in head.splitlines()[0].split(",")] if head else []
     return "emotion" in cols and "pixels" in cols
 

@@ -10,6 +10,7 @@ import hashlib
 import os
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
+from functools import lru_cache
 from multiprocessing import get_context
 from typing import Iterable, Iterator
 
@@ -84,7 +85,10 @@ def describe(data: bytes, max_pixels: int = MAX_PIXELS, pixels: bool = False) ->
     return row, None
 
 
-def _csv_rows(location: str, kind: str, member: str) -> list[bytes]:
+@lru_cache(maxsize=2)
+def csv_pixels(location: str, kind: str, member: str) -> list[bytes]:
+    """The pixel strings of a FER2013 CSV, parsed once per process (a worker's chunks and the
+    pages' thumbnails reuse them instead of reading the whole file per row)."""
     import io
 
     import pandas as pd
@@ -94,16 +98,10 @@ def _csv_rows(location: str, kind: str, member: str) -> list[bytes]:
     return [s.encode() for s in df["pixels"]]
 
 
-_CSV_CACHE: dict[tuple, list[bytes]] = {}  # per worker: a CSV is parsed once, not once per chunk
-
-
 def _describe_one(location: str, kind: str, inner: str, max_pixels: int) -> tuple[dict, np.ndarray | None]:
     member, _, row = inner.rpartition("#")
     if row.isdigit() and member.lower().endswith(".csv"):
-        key = (location, member)
-        if key not in _CSV_CACHE:
-            _CSV_CACHE[key] = _csv_rows(location, kind, member)
-        return describe(_CSV_CACHE[key][int(row)], max_pixels, pixels=True)
+        return describe(csv_pixels(location, kind, member)[int(row)], max_pixels, pixels=True)
     try:
         data = read_member(location, kind, inner)
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:  # a damaged member is one corrupt row

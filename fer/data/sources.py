@@ -75,6 +75,15 @@ class SourceFiles:
     def read(self, name: str) -> bytes:
         return read_member(str(self.location), self.kind, name)
 
+    def head(self, name: str, n: int = 256) -> bytes:
+        """The first ``n`` bytes of a file (a CSV header), without reading the rest."""
+        if self.kind == "zip":
+            with _zip(str(self.location), os.getpid()).open(name) as f:
+                return f.read(n)
+        path = self.location if self.kind == "file" else self.location / name
+        with open(path, "rb") as f:
+            return f.read(n)
+
     def sha256(self) -> str:
         """Of the file itself for a zip or file; of the sorted (name, size) listing for a folder."""
         h = hashlib.sha256()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import pandas as pd
 import torch
@@ -18,7 +17,7 @@ from fer import store
 from fer.data import dataset, exclusions
 from fer.data.align import load_faces
 from fer.data.manage import class_weights  # noqa: F401  (the sampler's weights, shown on the Dataset page too)
-from fer.images import to_gray, to_rgb
+from fer.images import fit_square, to_gray, to_rgb
 from fer.labels import CLASSES
 
 
@@ -40,28 +39,12 @@ def manifest_hash(name: str) -> str:
     return h.hexdigest()[:16]
 
 
-def _fit(arr: np.ndarray, size: int, channels: int) -> np.ndarray:
-    """A square crop (H×W×C uint8) at ``size`` and ``channels``."""
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.shape[2] != channels:
-        arr = (cv2.cvtColor(arr, cv2.COLOR_RGB2GRAY)[..., None] if channels == 1
-               else np.repeat(arr, 3, axis=2))
-    h, w = arr.shape[:2]
-    if (h, w) != (size, size):
-        s = min(h, w)
-        arr = arr[(h - s) // 2:(h - s) // 2 + s, (w - s) // 2:(w - s) // 2 + s]
-        arr = cv2.resize(arr, (size, size), interpolation=cv2.INTER_AREA if s > size else cv2.INTER_LINEAR)
-        arr = arr.reshape(size, size, -1)
-    return arr
-
-
 def _decode_all(name: str, rows: pd.DataFrame, size: int, channels: int, progress=None) -> np.ndarray:
     info = dataset.info(name)
     out = np.zeros((len(rows), size, size, channels), np.uint8)
     for k, path in enumerate(rows["path"]):
         img = dataset.load_image(info, path)
-        out[k] = _fit(to_gray(img) if channels == 1 else to_rgb(img), size, channels)
+        out[k] = fit_square(to_gray(img) if channels == 1 else to_rgb(img), size, channels)
         if progress and k % 1000 == 0:
             progress("decode", k, len(rows))
     return out
@@ -75,7 +58,7 @@ def load(name: str, size: int, channels: int, progress=None) -> dict[str, Split]
     if faces is not None and len(faces) == len(df):
         src = np.asarray(faces[usable.index.to_numpy()])
         if src.shape[1:] != (size, size, channels):
-            src = np.stack([_fit(a, size, channels) for a in src]) if len(src) else src.reshape(0, size, size, channels)
+            src = np.stack([fit_square(a, size, channels) for a in src]) if len(src) else src.reshape(0, size, size, channels)
     else:
         cache = store.dataset_dir(name) / f"cache-{size}-{channels}-{manifest_hash(name)}.npy"
         if cache.exists():
@@ -123,6 +106,6 @@ def prepare_one(name: str, path: str, size: int, channels: int) -> np.ndarray:
     faces = load_faces(name)
     if faces is not None and len(faces) == len(df):
         row = int(np.flatnonzero((df["path"] == path).to_numpy())[0])
-        return _fit(np.asarray(faces[row]), size, channels)
+        return fit_square(np.asarray(faces[row]), size, channels)
     img = dataset.load_image(dataset.info(name), path)
-    return _fit(to_gray(img) if channels == 1 else to_rgb(img), size, channels)
+    return fit_square(to_gray(img) if channels == 1 else to_rgb(img), size, channels)
