@@ -131,7 +131,7 @@ with explore_tab:
                 fig.update_layout(height=260, margin=dict(l=0, r=0, t=40, b=0))
                 st.plotly_chart(fig, key=f"h-{ds}-{stat}")
             st.download_button("Manifest (CSV)", x["csv"], f"{ds}_manifest.csv", "text/csv", key=f"csv-{ds}")
-            st.download_button("Manifest (parquet)", (store.dataset_dir(ds) / "manifest.parquet").read_bytes(),
+            st.download_button("Manifest (parquet)", x["parquet"],
                                f"{ds}_manifest.parquet", key=f"pq-{ds}")
 
     st.subheader(f"Samples of {chosen}")

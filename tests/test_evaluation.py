@@ -98,7 +98,8 @@ def test_errors_filter_returns_exactly_the_matching_rows():
     conf = p[np.arange(len(df)), df["prediction"]]
     want = df[(df.label != df.prediction) & df.label.isin([2, 4]) & (df.prediction == 3) & (conf >= 0.3) & (conf <= 0.9)
               & (df.source == "a") & (df.split == "val")]
-    assert set(got["path"]) == set(want["path"]) and len(want) > 0 or len(got) == len(want) == 0
+    assert len(want) > 0  # the filters leave something to compare
+    assert set(got["path"]) == set(want["path"])
     every = evaluation.mistakes(df)
     assert len(every) == (df.label != df.prediction).sum()
     assert every["confidence"].is_monotonic_decreasing
@@ -143,7 +144,6 @@ def test_no_hook_or_memory_left_after_100_calls():
     hooks = sum(len(x._forward_hooks) + len(x._backward_hooks) + len(getattr(x, "_forward_pre_hooks", {}))
                 for x in m.modules())
     assert hooks == 0 and grown_mb < 50
-    assert all(p.grad is None or True for p in m.parameters())
 
 
 def test_unknown_layer_is_refused():
@@ -203,5 +203,6 @@ def test_evaluate_errors_explain_on_a_seeded_run(seeded_run):
     at = AppTest.from_file(PAGES["7_Explain"], default_timeout=120)
     at.query_params.update({"run": run, "eval": "tiny / test", "path": pred["path"].iloc[0]})
     at.run()
-    assert not at.exception and len(at.get("imgs")) >= 1 or len(at.get("image")) >= 1
+    assert not at.exception
+    assert len(at.image) >= 3  # input, heatmap, overlay
     assert [d.label for d in at.get("download_button")] == ["Download (PNG)"]

@@ -76,6 +76,7 @@ def _explore(name: str, mtime: float) -> dict:
         "sizes": pd.DataFrame({"size": sizes.index, "images": sizes.values}),
         "modes": df["mode"].value_counts().to_dict(),
         "csv": df.to_csv(index=False).encode(),
+        "parquet": (store.dataset_dir(name) / "manifest.parquet").read_bytes(),
     }
 
 
