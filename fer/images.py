@@ -2,7 +2,8 @@
 
 One policy everywhere: the pixel count is checked from the header before anything is decoded,
 EXIF orientation is applied, and every mode (16-bit, CMYK, palette, alpha, ...) becomes plain
-8-bit grayscale or RGB the same way.
+8-bit grayscale or RGB the same way. Pillow's own bomb check (``Image.MAX_IMAGE_PIXELS``) stays
+on for every other user of Pillow in the process; ours is stricter and comes first where it can.
 """
 from __future__ import annotations
 
@@ -15,9 +16,6 @@ from PIL import Image, ImageOps
 
 MAX_PIXELS = 40_000_000
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".ppm", ".pgm")
-
-# We enforce our own limit before decoding; Pillow's bomb check would fire on its own threshold.
-Image.MAX_IMAGE_PIXELS = None
 
 
 class ImageError(ValueError):
@@ -47,6 +45,10 @@ def open_image(source: bytes | str | Path, max_pixels: int = MAX_PIXELS) -> Imag
             img = ImageOps.exif_transpose(img) if _has_orientation(img) else img
     except ImageError:
         raise
+    except Image.DecompressionBombError:  # Pillow refuses in Image.open, before our check can run
+        pillow = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        limit = f"over the {max_pixels / 1e6:.0f} MP limit" if max_pixels < pillow else "Pillow's bomb limit"
+        raise ImageError(f"too large: its header declares over {pillow / 1e6:.0f} MP, {limit}") from None
     except FileNotFoundError:
         raise ImageError(f"no such file: {source}") from None
     except Image.UnidentifiedImageError:

@@ -1,11 +1,19 @@
 """Settings in force: ``$FER_ARTIFACTS/settings.toml``, overridden by environment variables.
 
-| key            | environment         | default                          |
-|----------------|---------------------|----------------------------------|
-| import_roots   | FER_IMPORT_ROOTS    | the home folder and the store    |
-| device         | FER_DEVICE          | "auto" (a GPU when there is one) |
-| max_jobs       | FER_MAX_JOBS        | 1                                |
-| ice_servers    | FER_ICE_SERVERS     | [] (localhost needs none)        |
+| key             | environment         | default                           |
+|-----------------|---------------------|-----------------------------------|
+| import_roots    | FER_IMPORT_ROOTS    | the home folder and the store     |
+| device          | FER_DEVICE          | "auto" (a GPU when there is one)  |
+| max_jobs        | FER_MAX_JOBS        | 1                                 |
+| ice_servers     | FER_ICE_SERVERS     | [] (localhost needs none)         |
+| max_image_mib   | FER_MAX_IMAGE_MIB   | 64 (an image file, zipped or not) |
+| max_file_mib    | FER_MAX_FILE_MIB    | 512 (a CSV, a label list, ...)    |
+| zip_max_members | FER_ZIP_MAX_MEMBERS | 1,000,000                         |
+| zip_max_ratio   | FER_ZIP_MAX_RATIO   | 100 (unpacked / packed)           |
+
+The last four are the decompression-bomb limits (``fer.data.archive``): a file is never read
+past its size limit, and a zip that inflates more than ``zip_max_ratio`` times is not read.
+There is no limit on a dataset's total size.
 
 ``FER_IMPORT_ROOTS`` is a list separated by ``os.pathsep``; ``FER_ICE_SERVERS`` is JSON in the
 WebRTC ``iceServers`` form, e.g. ``[{"urls": ["stun:stun.example.org:3478"]}]``.
@@ -21,6 +29,13 @@ from pathlib import Path
 from fer import store
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
+# numeric limits: key → (environment variable, type)
+LIMITS = {
+    "max_image_mib": ("FER_MAX_IMAGE_MIB", int),
+    "max_file_mib": ("FER_MAX_FILE_MIB", int),
+    "zip_max_members": ("FER_ZIP_MAX_MEMBERS", int),
+    "zip_max_ratio": ("FER_ZIP_MAX_RATIO", float),
+}
 
 
 @dataclass
@@ -29,6 +44,10 @@ class Settings:
     device: str = "auto"
     max_jobs: int = 1
     ice_servers: list[dict] = field(default_factory=list)
+    max_image_mib: int = 64
+    max_file_mib: int = 512
+    zip_max_members: int = 1_000_000
+    zip_max_ratio: float = 100.0
     # where each value came from: "default", "settings.toml" or the environment variable's name
     origin: dict[str, str] = field(default_factory=dict, compare=False)
 
@@ -37,6 +56,10 @@ class Settings:
             raise ValueError(f"device {self.device!r}: use auto, cpu, cuda or cuda:N")
         if not isinstance(self.max_jobs, int) or self.max_jobs < 1:
             raise ValueError(f"max_jobs {self.max_jobs!r}: use a whole number of at least 1")
+        for key in LIMITS:
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"{key} {value!r}: use a number above 0")
         for server in self.ice_servers:
             if not isinstance(server, dict) or "urls" not in server:
                 raise ValueError(f"ICE server {server!r} needs 'urls' (e.g. stun:host:3478)")
@@ -59,7 +82,7 @@ def default_import_roots() -> list[str]:
 def load() -> Settings:
     """The settings in force; a broken settings.toml raises ``ValueError`` naming the file."""
     s = Settings(import_roots=default_import_roots())
-    s.origin = {k: "default" for k in ("import_roots", "device", "max_jobs", "ice_servers")}
+    s.origin = {k: "default" for k in ("import_roots", "device", "max_jobs", "ice_servers", *LIMITS)}
     p = path()
     if p.exists():
         try:
@@ -88,6 +111,13 @@ def load() -> Settings:
         except json.JSONDecodeError as e:
             raise ValueError(f"FER_ICE_SERVERS is not JSON ({e})") from None
         s.origin["ice_servers"] = "FER_ICE_SERVERS"
+    for key, (var, kind) in LIMITS.items():
+        if env.get(var):
+            try:
+                setattr(s, key, kind(env[var]))
+            except ValueError:
+                raise ValueError(f"{var}={env[var]!r}: use a number") from None
+            s.origin[key] = var
     return s.validate()
 
 

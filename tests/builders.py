@@ -6,7 +6,12 @@ bad files where they want them.
 from __future__ import annotations
 
 import io
+import json
+import struct
+import subprocess
+import sys
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -163,3 +168,49 @@ def untrained_model(folder: Path, channels: int = 1, size: int = 48, face: dict 
         "normalisation": {"mean": [0.5] * channels, "std": [0.25] * channels},
         "face": face or {"detector": "mtcnn", "align": True, "margin": 0.3, "size": size, "grayscale": channels == 1}})
     return folder
+
+
+# -- hostile inputs -----------------------------------------------------------------------------
+
+def zip_of_zeros(path: Path, member: str, size: int) -> Path:
+    """A zip holding one member of ``size`` zero bytes, streamed in (2 GiB packs into ~2 MB)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open(member, "w", force_zip64=True) as f:
+            block = bytes(2**20)
+            for _ in range(size // len(block)):
+                f.write(block)
+            f.write(bytes(size % len(block)))
+    return path
+
+
+def png_of_zeros(side: int) -> bytes:
+    """A valid grayscale PNG of ``side`` x ``side`` black pixels, compressed row by row
+    (30,000 x 30,000: about 4 MB that would decode to 900 MB)."""
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    z = zlib.compressobj(1)
+    row = bytes(side + 1)  # filter byte + pixels
+    idat = b"".join(z.compress(row) for _ in range(side)) + z.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+# Runs a command and reports the peak resident memory of the largest process below it (a command
+# and its pool workers: RUSAGE_CHILDREN covers every descendant that was waited for).
+_MEASURE = """
+import json, resource, subprocess, sys, time
+t = time.perf_counter()
+p = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(json.dumps({"rc": p.returncode, "stdout": p.stdout, "stderr": p.stderr, "seconds": time.perf_counter() - t,
+                  "peak_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+"""
+
+
+def run_measured(cmd: list[str], env: dict, timeout: float = 300) -> dict:
+    """``cmd`` in a fresh process: its return code, output, seconds and peak RSS (KiB)."""
+    p = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], cwd=REPO, env=env, capture_output=True, text=True,
+                       timeout=timeout)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr)
+    return json.loads(p.stdout)

@@ -16,7 +16,8 @@ def store(tmp_path, monkeypatch):
     """An empty store of this test's own ($FER_ARTIFACTS)."""
     root = tmp_path / "store"
     monkeypatch.setenv("FER_ARTIFACTS", str(root))
-    for var in ("FER_IMPORT_ROOTS", "FER_DEVICE", "FER_MAX_JOBS", "FER_ICE_SERVERS"):
+    for var in ("FER_IMPORT_ROOTS", "FER_DEVICE", "FER_MAX_JOBS", "FER_ICE_SERVERS", "FER_MAX_IMAGE_MIB",
+                "FER_MAX_FILE_MIB", "FER_ZIP_MAX_MEMBERS", "FER_ZIP_MAX_RATIO"):
         monkeypatch.delenv(var, raising=False)
     return root
 

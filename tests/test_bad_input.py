@@ -3,6 +3,7 @@ import io
 import zipfile
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -71,12 +72,17 @@ def test_every_bad_file_is_a_flagged_row_and_the_rest_imports(store, tmp_path):
 
 def test_pixel_limit_is_checked_before_decoding(store, tmp_path):
     src = b.imagefolder(tmp_path / "big", classes=("happy",), per_class=3)
-    Image.new("L", (20000, 20000)).save(src / "happy" / "huge.png")
+    Image.new("L", (20000, 20000)).save(src / "happy" / "huge.png")  # over Pillow's own bomb limit too
+    Image.new("L", (8000, 6000)).save(src / "happy" / "large.png")  # over ours only
     r = import_dataset([str(src)], "big", workers=1)
-    huge = r.manifest[r.manifest["path"].str.endswith("huge.png")].iloc[0]
-    assert huge["q_corrupt"] and "too large: 20000x20000" in huge["error"]
-    with pytest.raises(ImageError, match="over the 40 MP limit"):
-        open_image(src / "happy" / "huge.png")
+    rows = r.manifest.set_index(r.manifest["path"].str.split("/").str[-1])
+    assert rows.loc["huge.png", "q_corrupt"] and rows.loc["large.png", "q_corrupt"]
+    assert rows.loc["huge.png", "error"] == "too large: its header declares over 179 MP, over the 40 MP limit"
+    assert rows.loc["large.png", "error"] == "too large: 8000x6000 = 48.0 MP, over the 40 MP limit"
+    for f in ("huge.png", "large.png"):
+        with pytest.raises(ImageError, match="over the 40 MP limit"):
+            open_image(src / "happy" / f)
+    assert Image.MAX_IMAGE_PIXELS is not None  # Pillow's own check stays on for the rest of the process
 
 
 def test_zip_with_escaping_names_is_refused_and_nothing_written(store, tmp_path):
@@ -161,3 +167,32 @@ def test_zip_read_in_the_parent_then_by_forked_workers(store, tmp_path):
     read_member(str(z), "zip", "happy/1.png")  # the parent now holds an open handle
     df = import_dataset([str(z)], "many", workers=2).manifest
     assert len(df) == 1100 and not df["q_corrupt"].any()
+
+
+def test_a_link_out_of_a_source_folder_is_a_flagged_row_never_read(store, tmp_path):
+    from fer.data import info, load_image
+
+    src = b.imagefolder(tmp_path / "s", classes=("happy",), per_class=2)
+    secret = b.write(tmp_path / "elsewhere" / "face.png", b.image_bytes(seed=7))
+    (src / "happy" / "link.png").symlink_to(secret)
+    df = import_dataset([str(src)], "s", workers=1).manifest.set_index("path")
+    row = df.loc["s:happy/link.png"]
+    assert row["q_corrupt"] and row["error"] == "'happy/link.png' lies outside the source folder"
+    assert pd.isna(row["sha1"])  # its bytes were never read
+    with pytest.raises(SourceError, match="outside the source folder"):
+        load_image(info("s"), "s:happy/link.png")
+
+
+@pytest.mark.parametrize("name", ["happy/a\nb.png", "happy/\x1b[31mred.png", "happy/tab\t.png"])
+def test_names_with_control_characters_are_refused(store, tmp_path, name):
+    z = tmp_path / "odd.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("happy/ok.png", b.image_bytes())
+        zf.writestr(name, b.image_bytes())
+    with pytest.raises(SourceError, match="has a control character in its name"):
+        import_dataset([str(z)], "odd", workers=1)
+    b.write(tmp_path / "f" / name, b.image_bytes())
+    b.write(tmp_path / "f" / "happy" / "ok.png", b.image_bytes())
+    with pytest.raises(SourceError, match=r"file .* has a control character in its name; rename it"):
+        import_dataset([str(tmp_path / "f")], "odd", workers=1)
+    assert not (store / "datasets" / "odd").exists()

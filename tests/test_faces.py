@@ -145,7 +145,7 @@ def test_huge_images_are_refused_before_decoding(tmp_path):
         detect(huge)
     path = tmp_path / "huge.png"
     Image.new("1", (20000, 20000)).save(path)
-    with pytest.raises(ImageError, match="20000x20000"):
+    with pytest.raises(ImageError, match="too large: its header declares over 179 MP, over the 40 MP limit"):
         detect(str(path))
     with pytest.raises(ImageError, match="not an image array"):
         detect(np.zeros((4, 4, 7), np.uint8))

@@ -45,3 +45,25 @@ def test_import_roots_contain(store, tmp_path, monkeypatch):
     assert settings.within_import_roots(tmp_path / "data" / "x")
     assert not settings.within_import_roots(tmp_path / "elsewhere")
     assert not settings.within_import_roots(tmp_path / "data" / ".." / "elsewhere")
+
+
+def test_decompression_limits_from_file_and_environment(store, monkeypatch):
+    from fer.data.archive import Limits
+
+    assert Limits.current() == Limits()  # the settings' defaults
+    store.mkdir(parents=True)
+    (store / "settings.toml").write_text("max_image_mib = 8\nzip_max_ratio = 20")
+    monkeypatch.setenv("FER_ZIP_MAX_MEMBERS", "1000")
+    s = settings.load()
+    assert (s.max_image_mib, s.zip_max_ratio, s.zip_max_members, s.max_file_mib) == (8, 20, 1000, 512)
+    assert s.origin["max_image_mib"] == "settings.toml" and s.origin["zip_max_members"] == "FER_ZIP_MAX_MEMBERS"
+    assert Limits.current() == Limits(image_bytes=8 * 2**20, members=1000, ratio=20.0)
+
+
+@pytest.mark.parametrize("var,value,match", [("FER_ZIP_MAX_RATIO", "lots", "FER_ZIP_MAX_RATIO='lots': use a number"),
+                                             ("FER_MAX_IMAGE_MIB", "0", "max_image_mib 0: use a number above 0"),
+                                             ("FER_MAX_FILE_MIB", "-5", "max_file_mib -5")])
+def test_bad_limits_name_the_problem(store, monkeypatch, var, value, match):
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ValueError, match=match):
+        settings.load()

@@ -2,11 +2,9 @@
 re-import, statistics for the pages."""
 from __future__ import annotations
 
-import io
 import shutil
 import sys
 import time
-import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -14,13 +12,10 @@ import numpy as np
 import pandas as pd
 
 from fer import jobs, settings, store
-from fer.data import dataset
+from fer.data import archive, dataset
 from fer.data.formats import FORMATS, detect
-from fer.data.sources import SourceError, SourceFiles, check_member_name
+from fer.data.sources import SourceError, SourceFiles
 from fer.labels import CLASSES, NUM_CLASSES, LabelMapper, parse_mapping
-
-MAX_MEMBERS = 500_000
-MAX_UNPACKED = 50 * 2**30  # bytes
 
 
 def preview(sources: list[dataset.SourceSpec], mapping: list[str] | None = None) -> dict:
@@ -51,21 +46,10 @@ def check_folder(path: str) -> Path:
 
 
 def save_upload(name: str, filename: str, data: bytes) -> Path:
-    """Keep an uploaded zip under ``datasets/<name>/sources/`` after checking it whole: a zip,
-    member names inside the archive, member count and unpacked size within the limits."""
+    """Keep an uploaded zip under ``datasets/<name>/sources/`` after judging it whole as an
+    import does (``fer.data.archive.judge``: member names, count, compression ratio)."""
     store.check_name(name)
-    if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise SourceError(f"{filename}: not a zip archive")
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        infos = zf.infolist()
-        for i in infos:
-            check_member_name(i.filename)
-    if len(infos) > MAX_MEMBERS:
-        raise SourceError(f"{filename}: {len(infos):,} members, over the limit of {MAX_MEMBERS:,}")
-    unpacked = sum(i.file_size for i in infos)
-    if unpacked > MAX_UNPACKED:
-        raise SourceError(f"{filename}: {unpacked / 2**30:.1f} GiB unpacked, over the limit of "
-                          f"{MAX_UNPACKED / 2**30:.0f} GiB")
+    archive.judge(data, filename)
     safe = Path(filename).name or "upload.zip"
     return store.write_bytes(store.dataset_dir(name) / "sources" / safe, data)
 

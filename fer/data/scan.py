@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 
-from fer.data.sources import read_member
+from fer.data.sources import Limits, SourceError, read_member
 from fer.images import MAX_PIXELS, ImageError, open_image, to_gray
 
 FIELDS = ("width", "height", "mode", "mean", "std", "sha1", "phash", "error")
@@ -86,24 +86,29 @@ def describe(data: bytes, max_pixels: int = MAX_PIXELS, pixels: bool = False) ->
 
 
 @lru_cache(maxsize=2)
-def csv_pixels(location: str, kind: str, member: str) -> list[bytes]:
+def csv_pixels(location: str, kind: str, member: str, limits: Limits | None = None) -> list[bytes]:
     """The pixel strings of a FER2013 CSV, parsed once per process (a worker's chunks and the
     pages' thumbnails reuse them instead of reading the whole file per row)."""
     import io
 
     import pandas as pd
 
-    df = pd.read_csv(io.BytesIO(read_member(location, kind, member)), dtype=str, keep_default_na=False)
+    df = pd.read_csv(io.BytesIO(read_member(location, kind, member, limits)), dtype=str, keep_default_na=False)
     df.columns = [c.strip().lower() for c in df.columns]
     return [s.encode() for s in df["pixels"]]
 
 
-def _describe_one(location: str, kind: str, inner: str, max_pixels: int) -> tuple[dict, np.ndarray | None]:
+def _describe_one(location: str, kind: str, inner: str, max_pixels: int,
+                  limits: Limits) -> tuple[dict, np.ndarray | None]:
     member, _, row = inner.rpartition("#")
     if row.isdigit() and member.lower().endswith(".csv"):
-        return describe(csv_pixels(location, kind, member)[int(row)], max_pixels, pixels=True)
+        return describe(csv_pixels(location, kind, member, limits)[int(row)], max_pixels, pixels=True)
     try:
-        data = read_member(location, kind, inner)
+        data = read_member(location, kind, inner, limits)
+    except SourceError as e:  # over a size or ratio limit: one flagged row, the reason as it is
+        row = dict.fromkeys(FIELDS)
+        row["error"] = str(e)
+        return row, None
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as e:  # a damaged member is one corrupt row
         row = dict.fromkeys(FIELDS)
         row["error"] = f"cannot read: {e}"
@@ -112,8 +117,8 @@ def _describe_one(location: str, kind: str, inner: str, max_pixels: int) -> tupl
 
 
 def _describe_chunk(args) -> list[dict]:
-    location, kind, inners, max_pixels = args
-    rows, thumbs = zip(*(_describe_one(location, kind, inner, max_pixels) for inner in inners))
+    location, kind, inners, max_pixels, limits = args
+    rows, thumbs = zip(*(_describe_one(location, kind, inner, max_pixels, limits) for inner in inners))
     hashed = [i for i, t in enumerate(thumbs) if t is not None]
     if hashed:
         for i, h in zip(hashed, phashes(np.stack([thumbs[i] for i in hashed]))):
@@ -122,12 +127,14 @@ def _describe_chunk(args) -> list[dict]:
 
 
 def scan(jobs: Iterable[tuple[str, str, list[str]]], max_pixels: int = MAX_PIXELS,
-         workers: int | None = None) -> Iterator[list[dict]]:
+         workers: int | None = None, limits: Limits | None = None) -> Iterator[list[dict]]:
     """Describe images in parallel; ``jobs`` yields (location, kind, inner names) per source.
+    Every file is read within ``limits`` (the settings' when None, read once here).
 
     Yields one list of rows per chunk, in order, so a caller can advance a progress bar.
     """
-    tasks = [(loc, kind, inners[i:i + CHUNK], max_pixels)
+    limits = limits or Limits.current()
+    tasks = [(loc, kind, inners[i:i + CHUNK], max_pixels, limits)
              for loc, kind, inners in jobs for i in range(0, len(inners), CHUNK)]
     workers = workers or len(os.sched_getaffinity(0))
     if workers <= 1 or len(tasks) <= 1:

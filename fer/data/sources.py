@@ -1,7 +1,8 @@
 """A read-only view of a source: a folder, a ``.zip`` (read in place) or a single file.
 
-Zip member names are checked when the archive is opened: an absolute name or one that climbs
-out with ``..`` refuses the whole archive, so nothing from it is ever read or extracted.
+A zip is judged whole when it is opened (``fer.data.archive``): member names inside its folder,
+member count and compression ratio, so nothing from a refused archive is ever read or
+extracted. Every file is read with the size limit of its kind (an image, or any other file).
 """
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import hashlib
 import os
 import zipfile
 from functools import lru_cache
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+
+from fer.data import archive
+from fer.data.archive import Limits, SourceError, check_member_name
 
 SKIP_PARTS = ("__MACOSX",)
 
-
-class SourceError(ValueError):
-    """A source that cannot be read: the message is one line a user can act on."""
+__all__ = ["Limits", "SourceError", "SourceFiles", "check_member_name", "read_member"]
 
 
 def _skipped(name: str) -> bool:
@@ -23,31 +25,20 @@ def _skipped(name: str) -> bool:
     return any(p in SKIP_PARTS for p in parts) or parts[-1].startswith(".")
 
 
-def check_member_name(name: str) -> None:
-    """Refuse a zip member whose name would land outside the archive's folder."""
-    norm = name.replace("\\", "/")
-    if norm.startswith("/") or (len(norm) > 1 and norm[1] == ":"):
-        raise SourceError(f"zip member {name!r} has an absolute path; the archive is refused")
-    if ".." in PurePosixPath(norm).parts:
-        raise SourceError(f"zip member {name!r} escapes the archive; the archive is refused")
-
-
 class SourceFiles:
     """Files of one source, named by their POSIX path inside it."""
 
-    def __init__(self, location: str | Path):
+    def __init__(self, location: str | Path, limits: Limits | None = None):
         self.location = Path(location).expanduser().resolve()
         if not self.location.exists():
             raise SourceError(f"{location}: no such file or folder")
+        self.limits = limits or Limits.current()
         self._names: list[str] | None = None
         if self.location.is_dir():
             self.kind = "dir"
         elif zipfile.is_zipfile(self.location):
             self.kind = "zip"
-            with zipfile.ZipFile(self.location) as zf:
-                infos = zf.infolist()
-            for info in infos:
-                check_member_name(info.filename)
+            infos = archive.judge(self.location, self.location.name, self.limits)
             self._names = sorted(i.filename for i in infos if not i.is_dir() and not _skipped(i.filename))
         elif self.location.suffix.lower() == ".zip":
             raise SourceError(f"{location}: not a zip archive (corrupt or another format)")
@@ -70,10 +61,13 @@ class SourceFiles:
                     rel = Path(dirpath).relative_to(self.location).as_posix()
                     names.extend(f if rel == "." else f"{rel}/{f}" for f in files)
             self._names = sorted(n for n in names if not _skipped(n))
+            for n in self._names:
+                archive.check_characters(n, "file")
         return self._names
 
     def read(self, name: str) -> bytes:
-        return read_member(str(self.location), self.kind, name)
+        """A file's bytes, within the size limit of its kind (``SourceError`` beyond it)."""
+        return read_member(str(self.location), self.kind, name, self.limits)
 
     def head(self, name: str, n: int = 256) -> bytes:
         """The first ``n`` bytes of a file (a CSV header), without reading the rest."""
@@ -108,12 +102,15 @@ def _zip(location: str, pid: int) -> zipfile.ZipFile:
     return zipfile.ZipFile(location)
 
 
-def read_member(location: str, kind: str, name: str) -> bytes:
+def read_member(location: str, kind: str, name: str, limits: Limits | None = None) -> bytes:
+    """The bytes of one file of a source, never read past the limit for its kind (the settings'
+    limits when none are given); ``SourceError`` says which file, its size and the limit."""
+    limits = limits or Limits.current()
     if kind == "zip":
-        return _zip(location, os.getpid()).read(name)
+        return archive.read_member(_zip(location, os.getpid()), name, limits)
     if kind == "file":
-        return Path(location).read_bytes()
+        return archive.read_file(Path(location), limits, Path(location).name)
     path = Path(location, name)
     if Path(location) not in path.resolve().parents:
         raise SourceError(f"{name!r} lies outside the source folder")
-    return path.read_bytes()
+    return archive.read_file(path, limits, name)
