@@ -2,15 +2,22 @@
 
 Columns ``path,decision,check,time``. The last row per path wins; undo appends the opposite
 decision, so the file is a complete history. The manifest is never touched by a decision.
+
+Writers append under a file lock (``exclusions.csv.lock`` beside it), so decisions taken at once
+from two browser tabs, sessions or processes are all kept. A writer killed mid-append leaves a
+torn last line: readers skip it, and the next append starts on a line of its own.
 """
 from __future__ import annotations
 
 import csv
 import io
+import os
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Iterable
 
 import pandas as pd
+from filelock import FileLock
 
 from fer import store
 
@@ -18,16 +25,29 @@ DECISIONS = ("exclude", "keep")
 COLUMNS = ["path", "decision", "check", "time"]
 
 
-def _file(name: str):
+def _file(name: str) -> Path:
     return store.dataset_dir(name) / "exclusions.csv"
 
 
-def read(name: str) -> pd.DataFrame:
-    """Every decision ever taken, oldest first."""
+def _lock(name: str):
     f = _file(name)
-    if not f.exists():
+    f.parent.mkdir(parents=True, exist_ok=True)
+    # a short poll: decisions are single clicks, the lock is held for one append
+    return FileLock(f.with_name(f.name + ".lock")).acquire(poll_interval=0.002)
+
+
+def read(name: str) -> pd.DataFrame:
+    """Every decision ever taken, oldest first (a torn line is skipped)."""
+    f = _file(name)
+    try:
+        text = f.read_bytes().decode("utf-8", "replace")
+    except FileNotFoundError:
         return pd.DataFrame(columns=COLUMNS)
-    return pd.read_csv(f, dtype=str, keep_default_na=False)
+    # A record is one line (record() refuses line breaks in paths); a line with an odd number of
+    # quotes was cut inside a quoted field, and would swallow the lines after it.
+    lines = [line for line in text.split("\n") if line and line.count('"') % 2 == 0]
+    rows = [r for r in csv.reader(lines) if len(r) == 4 and r[1] in DECISIONS]
+    return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def latest(name: str) -> dict[str, str]:
@@ -40,32 +60,56 @@ def excluded(name: str) -> set[str]:
     return {p for p, d in latest(name).items() if d == "exclude"}
 
 
-def record(name: str, paths: Iterable[str], decision: str, check: str = "") -> int:
-    """Append one decision per path (atomically: the whole file is rewritten and replaced)."""
-    if decision not in DECISIONS:
-        raise ValueError(f"decision {decision!r}: use one of {', '.join(DECISIONS)}")
-    paths = list(dict.fromkeys(paths))
+def _append(name: str, paths: list[str], decision: str, check: str) -> int:
+    """Append one row per path; the caller holds the lock."""
     if not paths:
         return 0
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    f = _file(name)
     buf = io.StringIO()
-    old = f.read_text("utf-8") if f.exists() else ""
     w = csv.writer(buf, lineterminator="\n")
-    if not old:
-        w.writerow(COLUMNS)
     for p in paths:
         w.writerow([p, decision, check, now])
-    store.write_text(f, old + buf.getvalue())
+    with open(_file(name), "a+b") as f:
+        end = f.seek(0, os.SEEK_END)
+        if end == 0:
+            head = ",".join(COLUMNS) + "\n"
+        else:
+            f.seek(end - 1)
+            head = "" if f.read(1) == b"\n" else "\n"  # after a torn line: start a line of our own
+        f.write((head + buf.getvalue()).encode("utf-8"))
+        f.flush()
+        os.fsync(f.fileno())
     return len(paths)
 
 
+def _checked(paths: Iterable[str], decision: str) -> list[str]:
+    if decision not in DECISIONS:
+        raise ValueError(f"decision {decision!r}: use one of {', '.join(DECISIONS)}")
+    paths = list(dict.fromkeys(paths))
+    for p in paths:
+        if "\n" in p or "\r" in p:
+            raise ValueError(f"{p!r}: a path with a line break cannot be recorded")
+    return paths
+
+
+def record(name: str, paths: Iterable[str], decision: str, check: str = "") -> int:
+    """Append one decision per path, under the file lock."""
+    paths = _checked(paths, decision)
+    if not paths:
+        return 0
+    with _lock(name):
+        return _append(name, paths, decision, check)
+
+
 def undo(name: str, paths: Iterable[str], check: str = "undo") -> int:
-    """Append the opposite of each path's latest decision (paths without one are skipped)."""
-    last = latest(name)
-    paths = [p for p in paths if p in last]
-    n = record(name, [p for p in paths if last[p] == "exclude"], "keep", check)
-    return n + record(name, [p for p in paths if last[p] == "keep"], "exclude", check)
+    """Append the opposite of each path's latest decision (paths without one are skipped); the
+    latest decisions are read under the same lock, so a concurrent decision is not undone blind."""
+    paths = list(paths)
+    with _lock(name):
+        last = latest(name)
+        paths = [p for p in paths if p in last]
+        n = _append(name, _checked([p for p in paths if last[p] == "exclude"], "keep"), "keep", check)
+        return n + _append(name, _checked([p for p in paths if last[p] == "keep"], "exclude"), "exclude", check)
 
 
 def usable(df: pd.DataFrame, name: str) -> pd.DataFrame:
