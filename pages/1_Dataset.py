@@ -11,12 +11,12 @@ from fer.data import manage
 from fer.draw import detections
 from fer.images import ImageError, load_rgb
 from fer.labels import CLASSES
+from fer.ui import params
 from fer.ui.data import alignment_preview, explore, manifest, thumbnail
 
 st.set_page_config(page_title="Dataset · FER Studio", layout="wide")
 st.title("Dataset")
 datasets = names()
-q = st.query_params
 import_tab, explore_tab, faces_tab, manage_tab = st.tabs(["Import", "Explore", "Faces", "Manage"])
 
 
@@ -91,7 +91,7 @@ if not datasets:
                     "`python -m fer dataset import path/to/fer2013.zip --name fer2013`.")
     st.stop()
 
-chosen = st.sidebar.selectbox("Dataset", datasets, index=datasets.index(q["dataset"]) if q.get("dataset") in datasets else 0)
+chosen = st.sidebar.selectbox("Dataset", datasets, index=params.index("dataset", datasets, "dataset"))
 other = st.sidebar.selectbox("Side by side with", ["—"] + [d for d in datasets if d != chosen])
 st.query_params["dataset"] = chosen
 shown = [chosen] + ([other] if other != "—" else [])

@@ -3,6 +3,7 @@ import streamlit as st
 
 from fer.data import exclusions, info, names
 from fer.data.quality import GROUP_VIEWS, VIEWS, Thresholds
+from fer.ui import params
 from fer.ui.data import flagged, manifest, thumbnail
 
 st.set_page_config(page_title="Quality · FER Studio", layout="wide")
@@ -12,13 +13,12 @@ datasets = names()
 if not datasets:
     st.info("No dataset yet. Import one on the Dataset page or with `python -m fer dataset import SRC --name NAME`.")
     st.stop()
-q = st.query_params
-name = st.sidebar.selectbox("Dataset", datasets, index=datasets.index(q["dataset"]) if q.get("dataset") in datasets else 0)
+name = st.sidebar.selectbox("Dataset", datasets, index=params.index("dataset", datasets, "dataset"))
 from fer import evaluation  # noqa: E402
 
 model_evals = evaluation.evaluations_on(name)
 all_views = list(VIEWS) + (["label noise (from a model)"] if model_evals else [])
-view = st.sidebar.radio("Check", all_views, index=all_views.index(q["check"]) if q.get("check") in all_views else 0)
+view = st.sidebar.radio("Check", all_views, index=params.index("check", all_views, "check"))
 st.query_params.update({"dataset": name, "check": view})
 df = manifest(name)
 t = Thresholds.from_dict(info(name).get("thresholds"))

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from fer import runs, store
+from fer.ui import params
 from fer.ui.charts import training_curves
 
 st.set_page_config(page_title="Runs · FER Studio", layout="wide")
@@ -19,8 +20,8 @@ st.dataframe(table, hide_index=True, width="stretch",
                             "test_f1": st.column_config.NumberColumn(format="%.3f")})
 names = dict(zip(table["id"], table["name"]))
 # ?run=ID preselects a run (links from other pages); else the most recent
-start = st.query_params.get("run")
-picked = st.multiselect("Compare runs", list(table["id"]), default=[start if start in names else table.iloc[0]["id"]],
+start = params.wanted("run", list(table["id"]), "run", instead="the latest run")
+picked = st.multiselect("Compare runs", list(table["id"]), default=[start or table.iloc[0]["id"]],
                         format_func=lambda r: f"{names[r]} ({r})",
                         help="their train (dashed) and val (solid) curves overlaid, and their figures side by side")
 if not picked:

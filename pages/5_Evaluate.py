@@ -7,6 +7,7 @@ from fer import evaluation, jobs, modelfile, store
 from fer.data import names as dataset_names
 from fer.labels import CLASSES
 from fer.training.evaluate import launch
+from fer.ui import params
 from fer.ui.evals import evaluations_of, leak_free, pick, read
 from fer.ui.models import choices
 
@@ -52,8 +53,7 @@ if not evals:
     st.info(f"{label} has no evaluation yet: start one above.")
     st.stop()
 names = list(evals)
-wanted = st.query_params.get("eval")
-chosen = st.sidebar.selectbox("Evaluation", names, index=names.index(wanted) if wanted in names else 0)
+chosen = st.sidebar.selectbox("Evaluation", names, index=params.index("eval", names, "evaluation of this model"))
 eval_dir = evals[chosen]
 summary, pred = read(eval_dir)
 eval_dataset, split = eval_dir.parent.name, eval_dir.name

@@ -6,6 +6,7 @@ import streamlit as st
 from fer import evaluation
 from fer.data import DatasetError, info, load_image
 from fer.labels import CLASSES
+from fer.ui import params
 from fer.ui.evals import pick, read
 
 st.set_page_config(page_title="Errors · FER Studio", layout="wide")
@@ -16,14 +17,14 @@ if picked is None or not picked[2]:
     st.stop()
 label, model_x, evals = picked
 names = list(evals)
-q = st.query_params
-chosen = st.sidebar.selectbox("Evaluation", names, index=names.index(q["eval"]) if q.get("eval") in names else 0)
+chosen = st.sidebar.selectbox("Evaluation", names, index=params.index("eval", names, "evaluation of this model"))
 summary, pred = read(evals[chosen])
 eval_dataset = evals[chosen].parent.name
 
 c = st.columns([2, 2, 2])
-true = c[0].multiselect("True class", CLASSES, default=[q["true"]] if q.get("true") in CLASSES else [])
-predicted = c[1].multiselect("Predicted class", CLASSES, default=[q["pred"]] if q.get("pred") in CLASSES else [])
+wanted_true, wanted_pred = (params.wanted(k, CLASSES, "class", instead="every class") for k in ("true", "pred"))
+true = c[0].multiselect("True class", CLASSES, default=[wanted_true] if wanted_true else [])
+predicted = c[1].multiselect("Predicted class", CLASSES, default=[wanted_pred] if wanted_pred else [])
 confidence = c[2].slider("Confidence of the prediction", 0.0, 1.0, (0.0, 1.0), 0.05)
 c = st.columns([2, 2, 2])
 sources = c[0].multiselect("Source", sorted(pred["source"].unique()))

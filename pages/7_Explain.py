@@ -12,6 +12,7 @@ from fer.draw import COLOURS
 from fer.images import ImageError, load_rgb
 from fer.labels import CLASSES
 from fer.training.data import prepare_one
+from fer.ui import params
 from fer.ui.evals import pick, read
 from fer.ui.models import load_predictor
 
@@ -100,7 +101,7 @@ if not evals:
     st.info(f"{label} has no evaluation yet: evaluate it on the Evaluate page, or upload a photo.")
     st.stop()
 names = list(evals)
-chosen = st.sidebar.selectbox("Evaluation", names, index=names.index(q["eval"]) if q.get("eval") in names else 0)
+chosen = st.sidebar.selectbox("Evaluation", names, index=params.index("eval", names, "evaluation of this model"))
 _, pred = read(evals[chosen])
 eval_dataset = evals[chosen].parent.name
 try:
@@ -109,12 +110,14 @@ except DatasetError:
     st.error(f"The dataset {eval_dataset!r} is not in this store: its images cannot be shown.")
     st.stop()
 
-if q.get("path") in set(pred["path"]):
-    row = pred[pred["path"] == q["path"]].iloc[0]
+path = params.wanted("path", set(pred["path"]), "image in this evaluation", instead="an image chosen by number")
+wanted_true, wanted_pred = (params.wanted(k, CLASSES, "class", instead="every class") for k in ("true", "pred"))
+if path is not None:
+    row = pred[pred["path"] == path].iloc[0]
     show_crop(prepare_one(eval_dataset, row["path"], size, channels), int(row["label"]))
-elif q.get("true") or q.get("pred"):  # a selection from the Errors page: a grid
-    rows = evaluation.mistakes(pred, [q["true"]] if q.get("true") else None,
-                               [q["pred"]] if q.get("pred") else None).head(12)
+elif wanted_true or wanted_pred:  # a selection from the Errors page: a grid
+    rows = evaluation.mistakes(pred, [wanted_true] if wanted_true else None,
+                               [wanted_pred] if wanted_pred else None).head(12)
     st.markdown(f"**{len(rows)}** most confident mistakes of this selection, {method} for the predicted class")
     cols = st.columns(6)
     for k, (_, r) in enumerate(rows.iterrows()):

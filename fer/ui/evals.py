@@ -7,6 +7,7 @@ import streamlit as st
 
 from fer import evaluation, modelfile
 from fer.training.evaluate import eval_root
+from fer.ui import params
 from fer.ui.models import choices
 
 
@@ -45,7 +46,7 @@ def pick(key: str) -> tuple[str, str, dict[str, Path]] | None:
     if not options:
         return None
     labels = list(options)
-    wanted = st.query_params.get("run")
+    wanted = params.wanted("run", list(options.values()), "model or run", instead=repr(labels[0]))
     index = next((i for i, lab in enumerate(labels) if options[lab] == wanted), 0)
     label = st.sidebar.selectbox("Model", labels, index=index, key=f"{key}-model")
     return label, options[label], evaluations_of(options[label])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from fer import jobs, modelfile, store
+from fer.ui import params
 
 
 def choices() -> dict[str, str]:
@@ -40,8 +41,8 @@ def picker(key: str = "model"):
         st.info("No model yet: train one on the Train page, or import a dataset and run "
                 "`python -m training.train --config training/configs/fer2013_cpu.yaml`.")
         return None
-    wanted = st.query_params.get("model")
     labels = list(options)
+    wanted = params.wanted("model", list(options.values()), "model or run", instead=repr(labels[0]))
     index = next((i for i, l in enumerate(labels) if options[l] == wanted), 0)
     label = st.sidebar.selectbox("Model", labels, index=index, key=f"{key}-model")
     folder = str(modelfile.resolve(options[label]))
