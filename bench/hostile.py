@@ -1,0 +1,112 @@
+"""Hostile input and concurrent writers: what each costs and what survives, in one run.
+
+    python bench/hostile.py
+
+Prints one JSON object. Bombs (built in a temporary folder): each is imported by
+``python -m fer dataset import`` in its own process, with its peak resident memory (the largest
+of the import and its pool workers), seconds and store growth, beside a bare import of the same
+600 small images without the bomb. Decisions: two processes and two threads writing 500 each;
+how many of the 1,000 are in ``exclusions.csv`` afterwards.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+import builders as b  # noqa: E402
+
+GiB = 2**30
+ZEROS = "train/happy/zeros.png"
+
+
+def images_zip(dest: Path, base: Path | None = None, n: int = 600) -> Path:
+    if base and base != dest:
+        shutil.copyfile(base, dest)
+    with zipfile.ZipFile(dest, "a" if base else "w") as zf:
+        for i in range(n):
+            zf.writestr(f"train/{('happy', 'sad')[i % 2]}/{i}.png", b.image_bytes((24, 24), seed=i))
+    return dest
+
+
+def imported(src: Path, tmp: Path, **env) -> dict:
+    store = Path(tempfile.mkdtemp(dir=tmp))
+    env = {**os.environ, "FER_ARTIFACTS": str(store), "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", **env}
+    r = b.run_measured([sys.executable, "-m", "fer", "dataset", "import", str(src), "--name", "x"], env)
+    from fer import store as fer_store
+
+    return {"exit": r["rc"], "peak_rss_mib": round(r["peak_kib"] / 1024), "seconds": round(r["seconds"], 2),
+            "store_growth_kib": round(fer_store.disk_usage(store) / 1024),
+            "said": r["stderr"].strip().splitlines()[-1][:200]}
+
+
+def decisions(tmp: Path) -> dict:
+    from fer.data import exclusions
+
+    out = {}
+    writer = ("import os, sys, time\nfrom fer.data import exclusions\nwhile not os.path.exists(sys.argv[2]): "
+              "time.sleep(0.001)\nfor i in range(500):\n    exclusions.record('d', [f'{sys.argv[1]}/{i}'], 'exclude')\n")
+    os.environ["FER_ARTIFACTS"] = str(tmp / "procs")
+    go = tmp / "go"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    t = time.perf_counter()
+    procs = [subprocess.Popen([sys.executable, "-c", writer, tag, str(go)], env=env) for tag in "ab"]
+    go.touch()
+    for p in procs:
+        p.wait()
+    out["two_processes"] = {"kept": len(exclusions.read("d")), "of": 1000, "seconds": round(time.perf_counter() - t, 2)}
+    os.environ["FER_ARTIFACTS"] = str(tmp / "threads")
+    barrier = threading.Barrier(2)
+
+    def click(tag):
+        barrier.wait()
+        for i in range(500):
+            exclusions.record("d", [f"{tag}/{i}"], "exclude")
+
+    t = time.perf_counter()
+    threads = [threading.Thread(target=click, args=(tag,)) for tag in "ab"]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    out["two_threads"] = {"kept": len(exclusions.read("d")), "of": 1000, "seconds": round(time.perf_counter() - t, 2)}
+    return out
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        t = time.perf_counter()
+        zeros = b.zip_of_zeros(tmp / "zeros.zip", ZEROS, 2 * GiB)
+        build = time.perf_counter() - t
+        pixels = tmp / "pixels.zip"
+        with zipfile.ZipFile(pixels, "w") as zf:
+            zf.writestr("train/happy/huge.png", b.png_of_zeros(30_000))
+        images_zip(pixels, pixels)  # same 600 images beside it
+        result = {
+            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                        "load_1min": round(os.getloadavg()[0], 2)},
+            "bomb_zip_bytes": zeros.stat().st_size, "bomb_build_seconds": round(build, 2),
+            "baseline_600_images": imported(images_zip(tmp / "plain.zip"), tmp),
+            "zeros_2gib_refused": imported(zeros, tmp),
+            "zeros_2gib_flagged_ratio_lifted": imported(images_zip(tmp / "mixed.zip", zeros), tmp,
+                                                        FER_ZIP_MAX_RATIO="1000000"),
+            "png_30000x30000_flagged": imported(pixels, tmp),
+            "decisions": decisions(tmp),
+        }
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
