@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from fer import explain  # noqa: E402
-from fer.training import models  # noqa: E402
+from fer import models  # noqa: E402
 
 CASES = [("fer_cnn", 1, 48), ("resnet18", 3, 112), ("resnet50", 3, 224), ("convnext_tiny", 3, 224),
          ("efficientnet_b0", 3, 224), ("mobilenetv3_large_100", 3, 224), ("vgg16_bn", 3, 224),
@@ -35,7 +35,7 @@ def main() -> None:
         m = models.build({"backbone": arch, "channels": ch, "dropout": 0.0}).eval()
         meta = {"architecture": arch, "normalisation": {"mean": [0.5] * ch, "std": [0.25] * ch}}
         crop = np.random.default_rng(0).integers(0, 255, (size, size, ch), dtype=np.uint8)
-        x = explain.to_input(crop, meta)
+        x = models.crop_input(crop, meta)
         explain.explain(m, meta, crop)  # warm-up
 
         def bare():

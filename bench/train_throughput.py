@@ -23,7 +23,8 @@ import torch.nn as nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fer.training import engine, models  # noqa: E402
+from fer import models  # noqa: E402
+from fer.training import engine  # noqa: E402
 from fer.training.augment import BatchAugment  # noqa: E402
 
 

@@ -48,15 +48,15 @@ def active_jobs() -> list[dict]:
 
 def default_model() -> dict | None:
     """Which model "default" means now, and what it is (None when there is none)."""
-    from fer import modelfile
+    from fer import models
 
     try:
-        folder = modelfile.resolve("default")
-    except modelfile.ModelNotFound:
+        folder = models.resolve("default")
+    except models.ModelNotFound:
         return None
-    meta = modelfile.read_meta(folder)
+    meta = models.read_meta(folder)
     test = (meta.get("metrics") or {}).get("test") or {}
-    return {"folder": str(folder), "shipped": folder == modelfile.SHIPPED, "architecture": meta.get("architecture"),
+    return {"folder": str(folder), "shipped": folder == models.SHIPPED, "architecture": meta.get("architecture"),
             "input": f"{meta.get('input_size')} px, {'grayscale' if meta.get('channels') == 1 else 'RGB'}",
             "dataset": (meta.get("data") or {}).get("dataset"), "test_accuracy": test.get("accuracy"),
             "test_macro_f1": test.get("macro_f1"), "card": str(folder / "card.md") if (folder / "card.md").exists() else None}

@@ -1,7 +1,7 @@
 """Emotions of the faces in an image, with any trained model, prepared as the model was trained.
 
 ``Predictor.load(x)`` takes a model folder, a run id, a model name or ``default``
-(``fer.modelfile.resolve``). Faces are found and cut with the ``face`` block of the model's
+(``fer.models.resolve``). Faces are found and cut with the ``face`` block of the model's
 model.json (detector, eye alignment, margin, size, grayscale), so a photo reaches the model as
 its training images did.
 """
@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from fer import faces, modelfile
+from fer import faces, models
 from fer.images import fit_square
-from fer.training import engine
 
 
 @dataclass
@@ -45,15 +44,13 @@ class Predictor:
         self.warning = (f"detector {self.detector} differs from the {trained} this model's faces were prepared with: "
                         "crops may not match what it learned" if self.detector != trained else None)
         self.size, self.channels = int(meta["input_size"]), int(meta["channels"])
-        norm = meta["normalisation"]
-        self.mean = torch.tensor(norm["mean"]).view(1, -1, 1, 1).to(self.device)
-        self.std = torch.tensor(norm["std"]).view(1, -1, 1, 1).to(self.device)
+        self.mean, self.std = models.norm_tensors(meta, self.device)
         self.classes = list(meta["classes"])
 
     @classmethod
     def load(cls, x: str | Path = "default", device: str = "cpu", detector: str | None = None) -> "Predictor":
-        folder = modelfile.resolve(x)
-        model, meta = modelfile.load(folder, device=device)
+        folder = models.resolve(x)
+        model, meta = models.load(folder, device=device)
         return cls(model, meta, folder, device, detector)
 
     @property
@@ -68,7 +65,7 @@ class Predictor:
             return np.zeros((0, len(self.classes)), np.float32)
         out = []
         for i in range(0, len(crops), batch_size):
-            x = engine.to_input(torch.from_numpy(np.stack(crops[i:i + batch_size])).to(self.device), self.mean,
+            x = models.to_input(torch.from_numpy(np.stack(crops[i:i + batch_size])).to(self.device), self.mean,
                                 self.std, channels_last=False)
             out.append(torch.softmax(self.model(x).float(), dim=1).cpu().numpy())
         return np.concatenate(out)

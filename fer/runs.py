@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -29,15 +30,13 @@ def folder(run_id: str) -> Path:
 
 def create(cfg: dict) -> Path:
     """A new run folder with its resolved config, queued state and an immutable id."""
-    from fer.training.config import dump
-
     run_id = jobs.new_id()
     f = store.runs_dir() / run_id
     f.mkdir(parents=True)
     name = cfg.get("name") or f"{cfg['model']['backbone']} on {cfg['dataset']}"
     store.write_json(f / "run.json", {"id": run_id, "name": name, "created": jobs.now(), "dataset": cfg["dataset"],
                                       "tags": []})
-    store.write_text(f / "config.yaml", dump(cfg))
+    store.write_text(f / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
     jobs.write_status(f, state="queued", queued=jobs.now())
     return f
 
@@ -172,3 +171,29 @@ def compare(run_ids: list[str]) -> pd.DataFrame:
                     row[f"{tag} {k.replace('_', ' ')}"] = s[k]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def train_command(run_id: str) -> list[str]:
+    # "--resume" on a fresh run starts it; on a stopped one it continues from last.pt
+    return [sys.executable, "-m", "training.train", "--resume", run_id]
+
+
+def resume(run_id: str, device: str | None = None) -> Path:
+    """Queue a cancelled or failed run again: it continues from its last checkpoint."""
+    f = folder(run_id)
+    state = jobs.status(f)["state"]
+    if state in jobs.ACTIVE:
+        raise RunError(f"run {run_id} is {state} already")
+    if state == "finished":
+        raise RunError(f"run {run_id} has finished; start a new run to train longer")
+    jobs.submit(f, train_command(run_id), kind="train", device=device)
+    return f
+
+
+def eta_seconds(epochs_done: list[dict], progress: float, total_epochs: int) -> float | None:
+    """Seconds left, from the mean time of the last three epochs and the current one's progress."""
+    if not epochs_done:
+        return None
+    recent = epochs_done[-3:]
+    per_epoch = sum(e["epoch_seconds"] for e in recent) / len(recent)
+    return max(0.0, (total_epochs - len(epochs_done) - progress) * per_epoch)

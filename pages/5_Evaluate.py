@@ -3,10 +3,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from fer import evaluation, jobs, modelfile, store
+from fer import evaluation, jobs, models, store
 from fer.data import names as dataset_names
 from fer.labels import CLASSES
-from fer.training.evaluate import launch
+from fer.evaluation.evaluate import launch
 from fer.ui import params
 from fer.ui.evals import evaluations_of, leak_free, pick, read
 from fer.ui.models import choices
@@ -19,7 +19,7 @@ if picked is None:
     st.info("No model to evaluate yet: train one on the Train page.")
     st.stop()
 label, model_x, evals = picked
-meta = modelfile.read_meta(modelfile.resolve(model_x))
+meta = models.read_meta(models.resolve(model_x))
 train_dataset = (meta.get("data") or {}).get("dataset")
 
 with st.expander("Evaluate on a dataset of the store", expanded=not evals):

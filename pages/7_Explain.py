@@ -6,12 +6,12 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from fer import evaluation, explain, modelfile
+from fer import evaluation, explain, models
 from fer.data import DatasetError, manifest
 from fer.draw import COLOURS
 from fer.images import ImageError, load_rgb
 from fer.labels import CLASSES
-from fer.training.data import prepare_one
+from fer.data.arrays import prepare_one
 from fer.ui import params
 from fer.ui.evals import pick, read
 from fer.ui.models import load_predictor
@@ -23,7 +23,7 @@ if picked is None:
     st.info("No model yet: train one on the Train page.")
     st.stop()
 label, model_x, evals = picked
-folder = str(modelfile.resolve(model_x))
+folder = str(models.resolve(model_x))
 predictor = load_predictor(folder, None)
 model, meta = predictor.model, predictor.meta
 size, channels = predictor.size, predictor.channels

@@ -158,12 +158,11 @@ def zip_folder(folder: Path, dest: Path, prefix: str = "") -> Path:
 
 def untrained_model(folder: Path, channels: int = 1, size: int = 48, face: dict | None = None) -> Path:
     """A model folder holding an untrained fer_cnn: the pipeline end to end, not the accuracy."""
-    from fer import modelfile
+    from fer import models
     from fer.labels import CLASSES
-    from fer.training import models
 
     m = models.build({"backbone": "fer_cnn", "channels": channels, "dropout": 0.0}).eval()
-    modelfile.save(folder, m, {
+    models.save(folder, m, {
         "architecture": "fer_cnn", "classes": list(CLASSES), "input_size": size, "channels": channels,
         "normalisation": {"mean": [0.5] * channels, "std": [0.25] * channels},
         "face": face or {"detector": "mtcnn", "align": True, "margin": 0.3, "size": size, "grayscale": channels == 1}})

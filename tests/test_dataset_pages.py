@@ -99,7 +99,7 @@ def test_quality_threshold_exclude_training_and_undo(store, tmp_path):
     at.button[0].click().run()  # exclude everything flagged
     dark = set(manifest("p").query("q_dark")["path"])
     assert exclusions.excluded("p") == dark and metrics()["excluded (all checks)"] == "2"
-    from fer.training.data import load
+    from fer.data.arrays import load
 
     train = load("p", 48, 1)
     assert not set(train["train"].rows["path"]) & dark  # training honours the decisions

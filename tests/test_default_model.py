@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from fer import modelfile
+from fer import models
 from fer.labels import CLASSES
 from fer.predict import Predictor
 
@@ -11,7 +11,7 @@ skdata = pytest.importorskip("skimage.data")
 
 
 def test_ships_with_weights_model_json_and_card():
-    folder = modelfile.SHIPPED
+    folder = models.SHIPPED
     assert (folder / "model.safetensors").stat().st_size < 20 * 2**20
     card = (folder / "card.md").read_text()
     for section in ("Data", "Preprocessing", "Recipe", "Reproduce", "Results", "Limits"):
@@ -20,13 +20,13 @@ def test_ships_with_weights_model_json_and_card():
 
 def test_loads_offline_from_the_package_with_an_empty_store(store):
     p = Predictor.load("default")
-    assert p.folder == modelfile.SHIPPED and not store.exists()
-    meta = json.loads((modelfile.SHIPPED / "model.json").read_text())
+    assert p.folder == models.SHIPPED and not store.exists()
+    meta = json.loads((models.SHIPPED / "model.json").read_text())
     assert meta["classes"] == list(CLASSES)
     # model.json describes these weights: the architecture it names loads them strictly, at its input
     from safetensors.torch import load_file
 
-    weights = load_file(str(modelfile.SHIPPED / "model.safetensors"))
+    weights = load_file(str(models.SHIPPED / "model.safetensors"))
     first_conv = next(v for k, v in weights.items() if v.ndim == 4)
     assert first_conv.shape[1] == meta["channels"]
     assert p.model(__import__("torch").zeros(1, meta["channels"], meta["input_size"], meta["input_size"])).shape == (1, 7)
@@ -40,10 +40,10 @@ def test_the_astronaut_is_happy(store):
 @pytest.mark.real_data
 def test_evaluate_reproduces_the_reported_figures(store, fer2013_zip):
     from fer.data import import_dataset
-    from fer.training.evaluate import evaluate_model
+    from fer.evaluation import evaluate_model
 
     import_dataset([str(fer2013_zip)], "fer2013")
-    reported = json.loads((modelfile.SHIPPED / "model.json").read_text())["metrics"]["test"]
+    reported = json.loads((models.SHIPPED / "model.json").read_text())["metrics"]["test"]
     summary, out = evaluate_model("default", "fer2013", "test")
     assert summary["n"] == reported["n"] == 3589
     assert summary["accuracy"] == pytest.approx(reported["accuracy"], abs=1e-6)

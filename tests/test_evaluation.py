@@ -4,9 +4,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer import evaluation, explain, metrics
+from fer import evaluation, explain, models
+from fer.evaluation import metrics
 from fer.labels import CLASSES
-from fer.training import models
 
 from builders import REPO
 
@@ -159,9 +159,7 @@ PAGES = {name: str(REPO / "pages" / f"{name}.py") for name in ("5_Evaluate", "6_
 
 
 def test_pages_on_a_store_without_runs(store, monkeypatch):
-    from fer import modelfile
-
-    monkeypatch.setattr(modelfile, "SHIPPED", store / "nothing-shipped")
+    monkeypatch.setattr("fer.models.folder.SHIPPED", store / "nothing-shipped")
     for page in PAGES.values():
         at = AppTest.from_file(page, default_timeout=60).run()
         assert not at.exception and at.info and "No " in at.info[0].value

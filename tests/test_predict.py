@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fer import faces, modelfile
+from fer import faces, models
 from fer.labels import CLASSES
 from fer.predict import Predictor
 
@@ -54,7 +54,7 @@ def test_preprocessing_follows_model_json(store, tmp_path):
 def test_load_resolves_runs_models_and_default(store, tmp_path):
     _model(store / "models" / "mine")
     assert Predictor.load("mine").folder == store / "models" / "mine"
-    with pytest.raises(modelfile.ModelNotFound, match="no model 'nothing'"):
+    with pytest.raises(models.ModelNotFound, match="no model 'nothing'"):
         Predictor.load("nothing")
     _model(store / "models" / "default")
     assert Predictor.load("default").folder == store / "models" / "default"  # the user's promoted default wins

@@ -3,7 +3,7 @@ import time
 
 from streamlit.testing.v1 import AppTest
 
-from fer import jobs, modelfile, runs
+from fer import jobs, models, runs
 from fer.training import config as C
 from fer.training import trainer
 
@@ -78,7 +78,7 @@ def test_runs_page_compares_and_promotes(store, tmp_path):
     assert (store / "runs" / a.name / "run.json").read_text().count("renamed") == 1
     at.multiselect[0].set_value([a.name]).run()
     at.button(key=f"promote-{a.name}").click().run()
-    assert modelfile.resolve("default") == store / "models" / "default"
+    assert models.resolve("default") == store / "models" / "default"
     at.checkbox(key=f"sure-{a.name}").check().run()
     at.button(key=f"delete-{a.name}").click().run()
     assert not (store / "runs" / a.name).exists() and (store / "models" / "default").exists()

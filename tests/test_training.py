@@ -11,10 +11,11 @@ import pytest
 import torch
 import yaml
 
-from fer import jobs, modelfile, runs
+from fer import jobs, models, runs
 from fer.data import import_dataset
 from fer.training import config as C
-from fer.training import data, models, trainer
+from fer.data import arrays
+from fer.training import data, trainer, transfer
 
 import builders as b
 from builders import REPO
@@ -54,12 +55,12 @@ def test_run_folder_has_everything(store, tmp_path):
     for key in ("train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr", "epoch_seconds", "images_per_s"):
         assert key in ep
     assert any(m["kind"] == "progress" for m in runs.metrics(f))
-    meta = modelfile.read_meta(f)
+    meta = models.read_meta(f)
     for key in ("architecture", "classes", "input_size", "channels", "normalisation", "face", "data", "metrics",
                 "versions", "git_commit", "hardware"):
         assert key in meta, key
-    assert meta["data"]["manifest_hash"] == data.manifest_hash("tiny")
-    model, _ = modelfile.load(f)
+    assert meta["data"]["manifest_hash"] == arrays.manifest_hash("tiny")
+    model, _ = models.load(f)
     assert sum(p.numel() for p in model.parameters()) > 1e6
     summary = json.loads((f / "eval" / "tiny" / "test" / "summary.json").read_text())
     for key in ("n", "accuracy", "macro_precision", "macro_recall", "macro_f1", "top3_accuracy", "loss", "per_class",
@@ -76,22 +77,22 @@ def test_run_folder_has_everything(store, tmp_path):
 @pytest.mark.parametrize("backbone,channels", [("fer_cnn", 1), ("resnet18", 3), ("mobilenetv3_small_050", 3)])
 def test_transfer_modes_freeze_what_they_say(backbone, channels):
     m = models.build({"backbone": backbone, "channels": channels, "dropout": 0.1})
-    head = set(models.head_parameters(m))
+    head = set(transfer.head_parameters(m))
     assert head and all("fc" in n or "classifier" in n or "head" in n or "conv_head" in n or "bn2" in n for n in head)
-    models.set_transfer(m, "frozen")
+    transfer.set_transfer(m, "frozen")
     assert {n for n, p in m.named_parameters() if p.requires_grad} == head
-    models.set_transfer(m, "partial", 1)
+    transfer.set_transfer(m, "partial", 1)
     partial1 = {n for n, p in m.named_parameters() if p.requires_grad}
-    models.set_transfer(m, "partial", 2)
+    transfer.set_transfer(m, "partial", 2)
     partial2 = {n for n, p in m.named_parameters() if p.requires_grad}
     assert head < partial1 < partial2
     if backbone == "resnet18":
         assert {n.split(".")[0] for n in partial1} == {"layer4", "fc"}
         assert {n.split(".")[0] for n in partial2} == {"layer3", "layer4", "fc"}
-    models.set_transfer(m, "full")
+    transfer.set_transfer(m, "full")
     assert all(p.requires_grad for p in m.parameters())
     with pytest.raises(models.ModelError, match="stages"):
-        models.set_transfer(m, "partial", 99)
+        transfer.set_transfer(m, "partial", 99)
 
 
 def test_warmup_trains_the_head_alone_then_unfreezes(store, tmp_path):
@@ -227,7 +228,7 @@ def test_sigterm_cancels_cleanly_and_resume_continues(store, tmp_path):
     assert proc.wait(timeout=60) == 0
     assert jobs.status(f)["state"] == "cancelled"
     done = len(runs.epochs(f))
-    modelfile.load(f)  # the weights load
+    models.load(f)  # the weights load
     assert torch.load(f / "last.pt", weights_only=True)["state"]["epoch"] == done
     # resume to a shorter end: change the run's epochs in its config so the test stays short
     cfg = runs.config(f)
@@ -279,7 +280,7 @@ def test_evaluate_cli_and_promote(store, tmp_path):
     pred = pd.read_parquet(f / "eval" / "tiny" / "val" / "predictions.parquet")
     assert out["accuracy"] == pytest.approx(accuracy_score(pred["label"], pred["prediction"]))
     target = runs.promote(f.name, "best")
-    assert modelfile.resolve("best") == target and (target / "model.safetensors").exists()
+    assert models.resolve("best") == target and (target / "model.safetensors").exists()
     p = cli("training.evaluate", "--run", "best", "--dataset", "tiny", "--split", "all", store=store)
     assert (store / "models" / "best" / "eval" / "tiny" / "all" / "summary.json").exists()
     p = cli("training.evaluate", "--run", "nope", "--dataset", "tiny", store=store, check=False)
@@ -339,8 +340,8 @@ def test_backbones_build_by_name_and_roundtrip_through_a_model_folder(backbone, 
     m = models.build({"backbone": backbone, "channels": 3, "dropout": 0.1}).eval()
     meta = {"architecture": backbone, "classes": list(__import__("fer.labels").labels.CLASSES), "input_size": size,
             "channels": 3, "normalisation": {"mean": [0.5] * 3, "std": [0.25] * 3}}
-    modelfile.save(tmp_path, m, meta)
-    again, _ = modelfile.load(tmp_path)
+    models.save(tmp_path, m, meta)
+    again, _ = models.load(tmp_path)
     x = torch.rand(1, 3, size, size)
     with torch.no_grad():
         assert torch.allclose(m(x), again(x), atol=1e-5)

@@ -57,12 +57,12 @@ def main(argv=None) -> int:
     ap.add_argument("--photos", type=int, default=500)
     args = ap.parse_args(argv)
 
-    from fer import evaluation, modelfile, runs
+    from fer import evaluation, models, runs
     from fer.predict import Predictor
-    from fer.training.evaluate import evaluate_model
+    from fer.evaluation import evaluate_model
 
     folder = runs.folder(args.run)
-    meta = modelfile.read_meta(folder)
+    meta = models.read_meta(folder)
     cfg = runs.config(folder)
     epochs = runs.epochs(folder)
     figures = {}

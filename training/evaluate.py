@@ -21,7 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     from fer import jobs
-    from fer.training.evaluate import evaluate_model
+    from fer.evaluation import evaluate_model
 
     beat = jobs.Heartbeat(args.job) if args.job else None
     try:

@@ -1,81 +1,13 @@
-"""Training data: a dataset of the store decoded once into uint8 arrays, split as the manifest says.
-
-Rows marked ``q_corrupt`` and rows the user excluded are left out. Aligned crops (faces.npy) are
-used when the dataset has them; otherwise every image is decoded once (a centre square, resized)
-and the array is cached beside the manifest, keyed by the manifest's hash and the input size.
-"""
+"""What training draws from a dataset: one epoch's sample order (plain or class-balanced) and the
+check that every class of val and test occurs in train."""
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-
 import numpy as np
-import pandas as pd
 import torch
 
-from fer import store
-from fer.data import dataset, exclusions
-from fer.data.align import load_faces
-from fer.data.manage import class_weights  # noqa: F401  (the sampler's weights, shown on the Dataset page too)
-from fer.images import fit_square, to_gray, to_rgb
+from fer.data.arrays import Split
+from fer.data.manage import class_weights
 from fer.labels import CLASSES
-
-
-@dataclass
-class Split:
-    images: np.ndarray  # N × H × W × C uint8
-    labels: np.ndarray  # N int64
-    rows: pd.DataFrame  # the manifest rows, in the same order
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-
-def manifest_hash(name: str) -> str:
-    h = hashlib.sha256((store.dataset_dir(name) / "manifest.parquet").read_bytes())
-    exc = store.dataset_dir(name) / "exclusions.csv"
-    if exc.exists():
-        h.update(exc.read_bytes())
-    return h.hexdigest()[:16]
-
-
-def _decode_all(name: str, rows: pd.DataFrame, size: int, channels: int, progress=None) -> np.ndarray:
-    info = dataset.info(name)
-    out = np.zeros((len(rows), size, size, channels), np.uint8)
-    for k, path in enumerate(rows["path"]):
-        img = dataset.load_image(info, path)
-        out[k] = fit_square(to_gray(img) if channels == 1 else to_rgb(img), size, channels)
-        if progress and k % 1000 == 0:
-            progress("decode", k, len(rows))
-    return out
-
-
-def load(name: str, size: int, channels: int, progress=None) -> dict[str, Split]:
-    """train / val / test of a dataset as uint8 arrays (decoded once, then cached)."""
-    df = dataset.manifest(name).reset_index(drop=True)
-    usable = exclusions.usable(df, name)
-    faces = load_faces(name)
-    if faces is not None and len(faces) == len(df):
-        src = np.asarray(faces[usable.index.to_numpy()])
-        if src.shape[1:] != (size, size, channels):
-            src = np.stack([fit_square(a, size, channels) for a in src]) if len(src) else src.reshape(0, size, size, channels)
-    else:
-        cache = store.dataset_dir(name) / f"cache-{size}-{channels}-{manifest_hash(name)}.npy"
-        if cache.exists():
-            src = np.load(cache)
-        else:
-            src = _decode_all(name, usable, size, channels, progress)
-            for old in store.dataset_dir(name).glob(f"cache-{size}-{channels}-*.npy"):
-                old.unlink(missing_ok=True)
-            tmp = cache.with_suffix(".tmp.npy")
-            np.save(tmp, src)
-            tmp.replace(cache)
-    out = {}
-    labels = usable["label"].to_numpy(np.int64)
-    for split in ("train", "val", "test"):
-        mask = (usable["split"] == split).to_numpy()
-        out[split] = Split(src[mask], labels[mask], usable[mask].reset_index(drop=True))
-    return out
 
 
 def epoch_indices(labels: np.ndarray, balanced: bool, g: torch.Generator) -> torch.Tensor:
@@ -97,15 +29,3 @@ def check_classes(splits: dict[str, Split]) -> None:
     missing = {int(c) for s in ("val", "test") for c in np.unique(splits[s].labels)} - train
     if missing:
         raise ValueError(f"class(es) {', '.join(CLASSES[c] for c in sorted(missing))} missing from train")
-
-
-def prepare_one(name: str, path: str, size: int, channels: int) -> np.ndarray:
-    """One image of a dataset as a model of this input sees it (its aligned crop when the
-    dataset has them, else the decoded image's centre square), uint8 size × size × channels."""
-    df = dataset.manifest(name)
-    faces = load_faces(name)
-    if faces is not None and len(faces) == len(df):
-        row = int(np.flatnonzero((df["path"] == path).to_numpy())[0])
-        return fit_square(np.asarray(faces[row]), size, channels)
-    img = dataset.load_image(dataset.info(name), path)
-    return fit_square(to_gray(img) if channels == 1 else to_rgb(img), size, channels)

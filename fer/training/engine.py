@@ -1,4 +1,4 @@
-"""The loops: one training epoch, and predictions over an array, in the manner of torchvision's
+"""The training loop: one epoch, in the manner of torchvision's
 reference scripts (plain functions; the caller owns the model, optimizer and schedule)."""
 from __future__ import annotations
 
@@ -7,16 +7,7 @@ import time
 from contextlib import nullcontext
 from typing import Callable
 
-import numpy as np
 import torch
-import torch.nn.functional as F
-
-
-def to_input(batch_u8: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, channels_last: bool) -> torch.Tensor:
-    """uint8 N×H×W×C → normalised float N×C×H×W."""
-    x = batch_u8.permute(0, 3, 1, 2).float().div_(255)
-    x = (x - mean) / std
-    return x.contiguous(memory_format=torch.channels_last) if channels_last else x.contiguous()
 
 
 def cosine_lr(step: int, total: int, warmup: int, base: float, min_lr: float, cosine: bool = True) -> float:
@@ -78,21 +69,3 @@ def train_one_epoch(model, images: torch.Tensor, labels: torch.Tensor, order: to
     elapsed = time.perf_counter() - t0
     return {"train_loss": loss_sum / max(seen, 1), "train_accuracy": correct / max(seen, 1),
             "images_per_s": seen / max(elapsed, 1e-9), "seconds": elapsed, "steps": step - step0, "seen": seen}
-
-
-@torch.inference_mode()
-def predict(model, images: np.ndarray | torch.Tensor, mean, std, device, batch_size: int = 256,
-            channels_last: bool = False, flip: bool = False, amp_dtype=None) -> np.ndarray:
-    """Softmax probabilities (N × classes) for uint8 N×H×W×C images; ``flip`` averages in the
-    mirrored image (test-time augmentation)."""
-    model.eval()
-    images = torch.as_tensor(images)
-    out = []
-    for i in range(0, len(images), batch_size):
-        x = to_input(images[i:i + batch_size].to(device), mean, std, channels_last)
-        with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext():
-            p = F.softmax(model(x).float(), dim=1)
-            if flip:
-                p = (p + F.softmax(model(torch.flip(x, dims=[3])).float(), dim=1)) / 2
-        out.append(p.cpu())
-    return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)

@@ -15,11 +15,14 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from fer import jobs, modelfile, runs, store
+from fer import jobs, models, runs, store
 from fer.data import dataset
 from fer.labels import CLASSES, NUM_CLASSES
 from fer.training import config as C
-from fer.training import data, engine, evaluate, models
+from fer.data import arrays
+from fer.evaluation import metrics, write_evaluation
+from fer.models import normalisation
+from fer.training import data, engine, transfer
 from fer.training.augment import BatchAugment
 
 
@@ -30,16 +33,6 @@ def pick_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError(f"device {name}: no CUDA device here; use cpu or auto")
     return torch.device(name)
-
-
-def normalisation(model: nn.Module, channels: int) -> tuple[list[float], list[float]]:
-    cfg = getattr(model, "pretrained_cfg", None) or {}
-    mean, std = list(cfg.get("mean", (0.5,) * 3)), list(cfg.get("std", (0.25,) * 3))
-    if channels == 1 and len(mean) != 1:
-        mean, std = [float(np.mean(mean))], [float(np.mean(std))]
-    if channels == 3 and len(mean) == 1:
-        mean, std = mean * 3, std * 3
-    return [float(m) for m in mean], [float(s) for s in std]
 
 
 def prepare(cfg: dict) -> None:
@@ -111,7 +104,7 @@ def _train(folder: Path, cfg: dict, rank: int, world: int, stop: _Stop, beat, lo
     m, o, s = cfg["model"], cfg["optimizer"], cfg["schedule"]
     size, channels = m["input_size"], m["channels"]
     log(f"loading {cfg['dataset']} at {size}px, {channels} channel(s)")
-    splits = data.load(cfg["dataset"], size, channels)
+    splits = arrays.load(cfg["dataset"], size, channels)
     data.check_classes(splits)
     train, val = splits["train"], splits["val"]
     log(f"train {len(train)}, val {len(val)}, test {len(splits['test'])} images")
@@ -121,13 +114,13 @@ def _train(folder: Path, cfg: dict, rank: int, world: int, stop: _Stop, beat, lo
     cuda = device.type == "cuda"
     channels_last = cfg["channels_last"]
     model = model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
-    models.set_transfer(model, m["transfer"], m["partial_stages"])
+    transfer.set_transfer(model, m["transfer"], m["partial_stages"])
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    groups = models.param_groups(model, o["lr"], o["head_lr"], o["weight_decay"])
+    groups = transfer.param_groups(model, o["lr"], o["head_lr"], o["weight_decay"])
     opt_cls = torch.optim.AdamW if o["name"] == "adamw" else torch.optim.Adam
     optimizer = opt_cls(groups, lr=o["lr"])
     base_lrs = [g["lr"] for g in optimizer.param_groups]
-    head_only = set(models.head_parameters(model))
+    head_only = set(transfer.head_parameters(model))
 
     ema = None
     if cfg["ema"]["enabled"]:
@@ -204,7 +197,7 @@ def _train(folder: Path, cfg: dict, rank: int, world: int, stop: _Stop, beat, lo
                 beat.progress(epoch=epoch + 1, progress=p["batch"] / p["batches"])
 
         model_ddp.train()
-        models.freeze_norm_stats(model)  # norms of frozen layers keep their statistics
+        transfer.freeze_norm_stats(model)  # norms of frozen layers keep their statistics
         stats = engine.train_one_epoch(
             model_ddp, images, labels, order, batch_size=cfg["batch_size"], optimizer=optimizer, loss_fn=loss_fn,
             augment=augment, generator=g, mean=mean, std=std, device=device, lr_at=lr_at, step0=state["step"],
@@ -217,11 +210,9 @@ def _train(folder: Path, cfg: dict, rank: int, world: int, stop: _Stop, beat, lo
             break
         state["step"] += stats["steps"]
         eval_model = ema.module if ema is not None else model
-        probs = engine.predict(eval_model, val.images, mean, std, device, channels_last=channels_last,
+        probs = models.predict(eval_model, val.images, mean, std, device, channels_last=channels_last,
                                amp_dtype=amp_dtype)
-        from fer.metrics import summary
-
-        vs = summary(val.labels, probs)
+        vs = metrics.summary(val.labels, probs)
         state["seconds"] += stats["seconds"]
         record = {"kind": "epoch", "epoch": epoch + 1, "train_loss": stats["train_loss"],
                   "train_accuracy": stats["train_accuracy"], "val_loss": vs["loss"], "val_accuracy": vs["accuracy"],
@@ -239,7 +230,7 @@ def _train(folder: Path, cfg: dict, rank: int, world: int, stop: _Stop, beat, lo
                 state["best"], state["best_epoch"] = value, epoch + 1
                 meta = {**meta_base, "metrics": {"best_epoch": epoch + 1, "val": {k: vs[k] for k in (
                     "accuracy", "macro_f1", "loss", "n")}}}
-                modelfile.save(folder, eval_model, meta)
+                models.save(folder, eval_model, meta)
         if vs["loss"] < state["best_val_loss"]:
             state["best_val_loss"], state["bad_epochs"] = vs["loss"], 0
         else:
@@ -251,10 +242,10 @@ def _train(folder: Path, cfg: dict, rank: int, world: int, stop: _Stop, beat, lo
             break
 
     if final_state == "finished" and rank == 0:
-        best_model, meta = modelfile.load(folder, device=str(device))
+        best_model, meta = models.load(folder, device=str(device))
         for split in cfg["eval_splits"]:
             if len(splits[split]):
-                out = evaluate.write_evaluation(best_model, meta, splits[split], cfg["dataset"], split,
+                out = write_evaluation(best_model, meta, splits[split], cfg["dataset"], split,
                                                 folder / "eval" / cfg["dataset"] / split, device=device)
                 meta["metrics"][split] = {k: out[k] for k in ("n", "accuracy", "macro_precision", "macro_recall",
                                                               "macro_f1", "top3_accuracy", "loss")}
@@ -268,7 +259,7 @@ def _train(folder: Path, cfg: dict, rank: int, world: int, stop: _Stop, beat, lo
 def _save_last(folder: Path, model, optimizer, ema, state: dict, rank: int) -> None:
     if rank:
         return
-    ck = {"model": modelfile._unwrap(model).state_dict(), "optimizer": optimizer.state_dict(), "state": state}
+    ck = {"model": models.unwrap(model).state_dict(), "optimizer": optimizer.state_dict(), "state": state}
     if ema is not None:
         ck["ema"] = ema.module.state_dict()
     tmp = folder / ".last.pt.tmp"
@@ -288,9 +279,9 @@ def _model_meta(cfg: dict, mean: list[float], std: list[float]) -> dict:
         "channels": m["channels"], "dropout": m["dropout"],
         "normalisation": {"mean": mean, "std": std, "scale": "uint8 / 255, then (x - mean) / std"},
         "face": face,
-        "data": {"dataset": cfg["dataset"], "manifest_hash": data.manifest_hash(cfg["dataset"]),
+        "data": {"dataset": cfg["dataset"], "manifest_hash": arrays.manifest_hash(cfg["dataset"]),
                  "splits": info.get("splits"), "sources": {k: v["format"] for k, v in info["sources"].items()}},
         "training": {"config": cfg},
-        **modelfile.environment(),
+        **models.environment(),
         "created": jobs.now(),
     }

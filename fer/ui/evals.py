@@ -5,8 +5,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer import evaluation, modelfile
-from fer.training.evaluate import eval_root
+from fer import evaluation, models
+from fer.evaluation.evaluate import eval_root
 from fer.ui import params
 from fer.ui.models import choices
 
@@ -35,7 +35,7 @@ def evaluations_of(model_x: str) -> dict[str, Path]:
     """'dataset / split' → evaluation folder."""
     try:
         root = eval_root(model_x)
-    except modelfile.ModelNotFound:
+    except models.ModelNotFound:
         return {}
     return {f"{p.parent.name} / {p.name}": p for p in evaluation.find(root)}
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from fer import jobs, runs, store
-from fer.training.launch import eta_seconds, resume
+from fer.runs import eta_seconds, resume
 from fer.ui.charts import training_curves
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fer import jobs, modelfile, store
+from fer import jobs, models, store
 from fer.ui import params
 
 
@@ -11,9 +11,9 @@ def choices() -> dict[str, str]:
     """label → what ``Predictor.load`` takes; ``default`` first when there is one."""
     out = {}
     try:
-        f = modelfile.resolve("default")
-        out[f"default ({'shipped' if f == modelfile.SHIPPED else 'models/default'})"] = "default"
-    except modelfile.ModelNotFound:
+        f = models.resolve("default")
+        out[f"default ({'shipped' if f == models.SHIPPED else 'models/default'})"] = "default"
+    except models.ModelNotFound:
         pass
     if store.models_dir().is_dir():
         for f in sorted(store.models_dir().iterdir()):
@@ -45,8 +45,8 @@ def picker(key: str = "model"):
     wanted = params.wanted("model", list(options.values()), "model or run", instead=repr(labels[0]))
     index = next((i for i, l in enumerate(labels) if options[l] == wanted), 0)
     label = st.sidebar.selectbox("Model", labels, index=index, key=f"{key}-model")
-    folder = str(modelfile.resolve(options[label]))
-    trained = (modelfile.read_meta(folder).get("face") or {}).get("detector") or "mtcnn"
+    folder = str(models.resolve(options[label]))
+    trained = (models.read_meta(folder).get("face") or {}).get("detector") or "mtcnn"
     detector = st.sidebar.selectbox("Face detector", ["as trained", "mtcnn", "haar"], key=f"{key}-detector",
                                     help=f"this model's faces were prepared with {trained}; Haar is faster, MTCNN "
                                          "finds more faces and levels the eyes")

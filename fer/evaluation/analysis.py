@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fer import metrics, store
+from fer import store
+from fer.evaluation import metrics
 from fer.labels import CLASSES
 
 PROB_COLUMNS = [f"p_{c}" for c in CLASSES]
@@ -19,7 +20,7 @@ PROB_COLUMNS = [f"p_{c}" for c in CLASSES]
 
 def find(root: Path) -> list[Path]:
     """Every evaluation folder ``<dataset>/<split>`` under an evaluation root
-    (``fer.training.evaluate.eval_root``)."""
+    (``fer.evaluation.eval_root``)."""
     return sorted(p.parent for p in Path(root).glob("*/*/summary.json"))
 
 

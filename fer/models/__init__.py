@@ -1,0 +1,28 @@
+"""The model core every consumer stands on: backbones built by name (timm's registry, with
+``fer_cnn`` and ``facenet_vggface2`` registered), the model folder (weights + model.json, no
+pickle), input normalisation and the CAM target layer of each architecture.
+
+Names load on first use (PEP 562), so reading a model.json does not import torch; building a
+model imports the registry, which registers our two backbones with timm.
+"""
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "fer.models.registry": ("FaceNetClassifier", "FerCNN", "ModelError", "build", "known"),
+    "fer.models.folder": ("SHIPPED", "ModelNotFound", "classes_ok", "environment", "git_commit", "load",
+                          "read_meta", "resolve", "save", "sha256", "unwrap", "write_meta"),
+    "fer.models.inputs": ("crop_input", "norm_tensors", "normalisation", "predict", "to_input"),
+    "fer.models.cam": ("target_layer",),
+}
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'fer.models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
