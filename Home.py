@@ -1,4 +1,6 @@
 """FER Studio — home: what the tool does, what the store holds, the settings, the next step."""
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -50,7 +52,7 @@ else:
     figures = (f"; test accuracy {dm['test_accuracy']:.1%}, macro-F1 {dm['test_macro_f1']:.3f}"
                if dm["test_accuracy"] is not None else "")
     st.markdown(f"**{dm['architecture']}** ({dm['input']}), trained on {dm['dataset']}, {origin}{figures}.")
-    st.caption(f"`{dm['folder']}`" + (" · its card: `card.md` beside the weights" if dm["card"] else ""))
+    st.caption(f"`{dm['folder']}`" + (f" · its card: `{Path(dm['card']).name}` beside the weights" if dm["card"] else ""))
 
 st.subheader("Settings in force")
 try:

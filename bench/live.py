@@ -97,7 +97,7 @@ def main() -> None:
     import torch
 
     print(json.dumps({
-        "model": predictor.name, "detector": predictor.detector, "frames": len(video), "frame_size": "640x480",
+        "model": predictor.label, "detector": predictor.detector, "frames": len(video), "frame_size": "640x480",
         "faces_per_frame": round(float(np.mean([len(b) for b in naive_boxes])), 2),
         "settings": {"detect_every": proc.detect_every, "detect_width": proc.detect_width,
                      "smoothing": proc.smoothing},

@@ -1,4 +1,5 @@
-"""``python -m fer``: datasets (import, align, list) and predictions from the command line.
+"""``python -m fer``: datasets (import, align, list), training, models (list, promote, restore)
+and predictions from the command line.
 
 Progress and the closing "wrote ..." line go to stderr; results (summaries, lists) to stdout.
 A command that cannot do its job exits non-zero with a one-line reason.
@@ -8,20 +9,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-
-
-def _job_progress(folder):
-    """Progress for a job folder (``--job``): the page follows status.json, not a terminal."""
-    from fer import jobs
-
-    beat = jobs.Heartbeat(folder)
-    beat.__enter__()
-
-    def update(stage: str, done: int, total: int) -> None:
-        beat.progress(stage=stage, progress=done / max(total, 1))
-
-    update.beat = beat
-    return update
 
 
 def _progress_bar():
@@ -42,82 +29,41 @@ def _progress_bar():
     return update
 
 
-def _print_summary(s: dict, out=sys.stdout) -> None:
-    table = s["classes"].copy()
-    table["total"] = table.sum(axis=1)
-    table.loc["total"] = table.sum(axis=0)
-    print(f"dataset {s['name']}: {s['rows']} images from {', '.join(f'{k} ({v})' for k, v in s['sources'].items())}",
-          file=out)
-    print(table.to_string(), file=out)
-    if s["dropped"]:
-        print("dropped (outside the seven classes or unusable): "
-              + ", ".join(f"{k}: {v}" for k, v in s["dropped"].items()), file=out)
-    print("checks: " + ", ".join(f"{k[2:]}: {v}" for k, v in s["checks"].items()), file=out)
-
-
 def _progress(args):
-    if getattr(args, "job", None):
-        return _job_progress(args.job)
     return None if args.quiet else _progress_bar()
 
 
-def _as_job(args, work) -> int:
-    """Run ``work(progress)``; with ``--job``, report the end state to the job folder."""
+def cmd_import(args) -> int:
+    from fer.data import import_dataset, summary, summary_text
+
+    t0 = time.perf_counter()
     progress = _progress(args)
-    beat = getattr(progress, "beat", None)
-    try:
-        work(progress)
-    except BaseException as e:
-        if beat:
-            beat.finish("failed", error=str(e))
-            beat.__exit__(None, None, None)
-        raise
-    if beat:
-        beat.finish("finished")
-        beat.__exit__(None, None, None)
+    result = import_dataset(args.sources, args.name, mapping=args.map, seed=args.seed, replace=args.replace,
+                            progress=progress)
+    if args.align:
+        _align(args, progress)
+    print(summary_text(summary(result.name)))
+    print(f"wrote {result.folder} ({len(result.manifest)} images) in {time.perf_counter() - t0:.1f} s",
+          file=sys.stderr)
     return 0
 
 
-def cmd_import(args) -> int:
-    from fer.data import import_dataset, summary
-
-    def work(progress):
-        t0 = time.perf_counter()
-        result = import_dataset(args.sources, args.name, mapping=args.map, seed=args.seed, replace=args.replace,
-                                progress=progress)
-        if args.align:
-            _align(args, progress)
-        _print_summary(summary(result.name))
-        print(f"wrote {result.folder} ({len(result.manifest)} images) in {time.perf_counter() - t0:.1f} s",
-              file=sys.stderr)
-
-    return _as_job(args, work)
-
-
 def _align(args, progress) -> dict:
-    from fer.data.align import align_dataset
+    from fer.data.align import align_dataset, describe
 
     done = align_dataset(args.name, size=args.size, detector=args.detector, margin=args.margin,
                          grayscale=True if args.gray else None, progress=progress)
-    c = done["crop"]
-    how = "resized ready-made crops" if not done["detected"] else (
-        f"{c['detector']} detection, eyes levelled, margin {c['margin']}")
-    print(f"faces: {done['found']} aligned, {done['no_face']} without a face (centre crop, q_no_face), "
-          f"{done['skipped_corrupt']} corrupt skipped; {how}; {c['size']}x{c['size']} "
-          f"{'grayscale' if c['grayscale'] else 'RGB'}; {done['images_per_s']} images/s")
+    print(describe(done))
     return done
 
 
 def cmd_align(args) -> int:
-    from fer import store
+    from fer.store import Dataset
 
-    def work(progress):
-        t0 = time.perf_counter()
-        _align(args, progress)
-        print(f"wrote {store.dataset_dir(args.name) / 'faces.npy'} in {time.perf_counter() - t0:.1f} s",
-              file=sys.stderr)
-
-    return _as_job(args, work)
+    t0 = time.perf_counter()
+    _align(args, _progress(args))
+    print(f"wrote {Dataset(args.name).faces_path} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return 0
 
 
 def cmd_list(args) -> int:
@@ -139,7 +85,6 @@ def cmd_list(args) -> int:
 
 
 def _align_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--job", help=argparse.SUPPRESS)  # a job folder to report progress to (fer.jobs)
     g = p.add_argument_group("alignment")
     g.add_argument("--size", type=int, default=None,
                    help="crop side in pixels (default 112; ready-made crops keep their own size)")
@@ -207,7 +152,94 @@ def cmd_predict(args) -> int:
                                   "faces": faces}), flush=True)
             else:
                 print(f"{path} @ {rows['time'].iat[0]:.2f} s: " + ("; ".join(f"{f['label']}" for f in faces) or "no face"))
-    print(f"predicted {n_faces} face(s) in {len(inputs)} input(s) with {predictor.name}", file=sys.stderr)
+    print(f"predicted {n_faces} face(s) in {len(inputs)} input(s) with {predictor.label}", file=sys.stderr)
+    return 0
+
+
+def _tee(log, path):
+    def both(msg):
+        log(msg)
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(msg + "\n")
+    return both
+
+
+def cmd_train(args) -> int:
+    """Train in the foreground (under torchrun: with DDP, one process a GPU). Prints the run id and
+    its folder on stdout; progress on stderr."""
+    import os
+
+    from fer.store import Run
+    from fer.training import config as C
+    from fer.training import trainer
+
+    if not args.config and not args.resume:
+        raise C.ConfigError("give --config (a new run) or --resume RUN_ID")
+    rank = int(os.environ.get("RANK", "0"))
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    if args.resume:
+        if args.set:
+            raise C.ConfigError("--set cannot change a run being resumed; start a new run instead")
+        run = Run.open(args.resume)
+    else:
+        cfg = C.load(args.config, args.set)
+        trainer.prepare(cfg)
+        run = trainer.shared_run(lambda: Run.create(cfg))  # rank 0 creates it; every rank trains into it
+    if rank == 0:
+        print(f"{run.id} {run.folder}", flush=True)
+        if not os.environ.get("FER_JOB"):  # as a job, stdout and stderr already go to the run's log
+            log = _tee(log, run.log_path)
+    result = trainer.run(run.folder, log=log)
+    return 0 if result["state"] in ("finished", "cancelled") else 1
+
+
+def _model_rows() -> list[dict]:
+    from fer.store import Model
+
+    rows = []
+    for m in Model.list():
+        current = m.current_id()
+        for v in m.versions():
+            figures = v.figures()
+            rows.append({"name": m.name, "version": v.version, "current": v.version == current,
+                         "sha256": v.sha256(), "source_run": v.source_run, "created": v.created,
+                         "dataset": figures.get("dataset"), "test_accuracy": (figures.get("test") or {}).get("accuracy"),
+                         "folder": str(v.folder)})
+    return rows
+
+
+def cmd_model_list(args) -> int:
+    import json
+
+    rows = _model_rows()
+    if args.json:
+        for r in rows:
+            print(json.dumps(r))
+        return 0
+    if not rows:
+        print("no model yet: promote a finished run with python -m fer model promote RUN_ID NAME", file=sys.stderr)
+        return 0
+    print(f"{'name':16} {'version':>8}  {'':1} {'source run':22} {'test acc':>8}  {'sha256':12}  created")
+    for r in rows:
+        acc = f"{r['test_accuracy']:.1%}" if r["test_accuracy"] is not None else "—"
+        print(f"{r['name']:16} {r['version']:>8}  {'*' if r['current'] else ' '} {str(r['source_run'] or '—'):22} "
+              f"{acc:>8}  {r['sha256'][:12]}  {r['created'] or '—'}")
+    return 0
+
+
+def cmd_model_promote(args) -> int:
+    from fer.store import promote
+
+    v = promote(args.run, args.name)
+    print(f"{v.ref}: now the current {v.name} (from run {args.run}); {v.folder}")
+    return 0
+
+
+def cmd_model_restore(args) -> int:
+    from fer.store import Model
+
+    v = Model.open(args.name).restore(args.version)
+    print(f"{v.ref}: now the current {v.name}; {v.folder}")
     return 0
 
 
@@ -231,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     _align_options(imp)
     imp.set_defaults(func=cmd_import)
 
-    al = ds.add_parser("align", help="detect and align every face of a dataset once (faces.npy)")
+    al = ds.add_parser("align", help="detect and align every face of a dataset once (one array of crops)")
     al.add_argument("name", help="dataset name")
     al.add_argument("--quiet", action="store_true", help="no progress bar")
     _align_options(al)
@@ -240,9 +272,31 @@ def build_parser() -> argparse.ArgumentParser:
     ls = ds.add_parser("list", help="datasets of the store")
     ls.set_defaults(func=cmd_list)
 
+    tr = sub.add_parser("train", help="train a model in the foreground (a run of the store)",
+                        description="Trains in the foreground and writes a run folder; prints the run id and "
+                                    "folder, progress on stderr. Under torchrun it trains with DDP.")
+    tr.add_argument("--config", metavar="PRESET_OR_FILE",
+                    help="a preset name (python -m fer train --config smoke) or a YAML file (a run's config too)")
+    tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (dotted)")
+    tr.add_argument("--resume", metavar="RUN_ID", help="continue a run from its last checkpoint")
+    tr.set_defaults(func=cmd_train)
+
+    mo = sub.add_parser("model", help="named models and their versions").add_subparsers(dest="action", required=True)
+    ml = mo.add_parser("list", help="every version of every named model (default's shipped one included)")
+    ml.add_argument("--json", action="store_true", help="one JSON object per version a line")
+    ml.set_defaults(func=cmd_model_list)
+    mp = mo.add_parser("promote", help="a run's weights become a new version of NAME, and its current one")
+    mp.add_argument("run", metavar="RUN_ID")
+    mp.add_argument("name", metavar="NAME")
+    mp.set_defaults(func=cmd_model_promote)
+    mr = mo.add_parser("restore", help="make an earlier version of NAME current (default: the previous one)")
+    mr.add_argument("name", metavar="NAME")
+    mr.add_argument("version", metavar="VERSION", nargs="?", help="a version number, or 'shipped' for default")
+    mr.set_defaults(func=cmd_model_restore)
+
     pr = sub.add_parser("predict", help="emotions of the faces in photos and videos")
     pr.add_argument("inputs", nargs="+", metavar="IMAGE_OR_VIDEO")
-    pr.add_argument("--model", default="default", help="model folder, run id, model name or 'default'")
+    pr.add_argument("--model", default="default", help="model folder, run id, model name, NAME@VERSION or 'default'")
     pr.add_argument("--json", action="store_true", help="one JSON object per image (per analysed video frame) a line")
     pr.add_argument("--detector", choices=("mtcnn", "haar"), default=None,
                     help="override the detector the model was trained with (a warning is printed)")

@@ -1,20 +1,15 @@
 """What the store holds, read from small JSON files only (cheap enough for every page load)."""
 from __future__ import annotations
 
-from pathlib import Path
-
-from fer import jobs, store
+from fer.store import ACTIVE, Dataset, Job, Model, ModelNotFound, Run, layout
 
 
 def datasets() -> list[dict]:
     out = []
-    root = store.datasets_dir()
-    for name in sorted(p.name for p in root.iterdir()) if root.is_dir() else []:
-        d = store.read_json(root / name / "dataset.json")
-        if name.startswith(".") or d is None:
-            continue
+    for ds in Dataset.list():
+        d = ds.info()
         out.append({
-            "name": name,
+            "name": ds.name,
             "images": d.get("rows", 0),
             **d.get("splits", {}),
             "sources": ", ".join(f"{k} ({v['format']})" for k, v in d.get("sources", {}).items()),
@@ -23,40 +18,37 @@ def datasets() -> list[dict]:
     return out
 
 
-def _folders(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
-
-
 def runs() -> list[dict]:
-    out = []
-    for p in _folders(store.runs_dir()):
-        meta = store.read_json(p / "run.json", {}) or {}
-        out.append({"id": p.name, "name": meta.get("name"), "state": jobs.status(p)["state"],
-                    "dataset": meta.get("dataset"), "created": meta.get("created")})
-    return out
+    return [{"id": r.id, "name": r.name, "state": r.state, "dataset": r.dataset, "created": r.meta().get("created")}
+            for r in Run.list()]
 
 
 def models() -> list[str]:
-    return [p.name for p in _folders(store.models_dir()) if (p / "model.json").exists()]
+    """Named models of the store (the shipped default is not the store's)."""
+    return [m.name for m in Model.list() if any(v.kind == "version" for v in m.versions())]
 
 
 def active_jobs() -> list[dict]:
     """Queued or running jobs and runs (stale ones excluded)."""
-    return [{k: j.get(k) for k in ("id", "kind", "state", "started")} for j in jobs.listing()
-            if j["state"] in jobs.ACTIVE]
+    out = []
+    for job in Job.list():
+        s = job.status()
+        if s["state"] in ACTIVE:
+            out.append({"id": job.id, "kind": job.kind, "state": s["state"], "started": s.get("started")})
+    return out
 
 
 def default_model() -> dict | None:
     """Which model "default" means now, and what it is (None when there is none)."""
-    from fer import models
-
     try:
-        folder = models.resolve("default")
-    except models.ModelNotFound:
+        v = Model.open("default").current()
+    except ModelNotFound:
         return None
-    meta = models.read_meta(folder)
+    meta = v.meta()
     test = (meta.get("metrics") or {}).get("test") or {}
-    return {"folder": str(folder), "shipped": folder == models.SHIPPED, "architecture": meta.get("architecture"),
+    card = v.folder / layout.CARD
+    return {"folder": str(v.folder), "shipped": v.kind == "shipped", "version": v.version,
+            "architecture": meta.get("architecture"),
             "input": f"{meta.get('input_size')} px, {'grayscale' if meta.get('channels') == 1 else 'RGB'}",
             "dataset": (meta.get("data") or {}).get("dataset"), "test_accuracy": test.get("accuracy"),
-            "test_macro_f1": test.get("macro_f1"), "card": str(folder / "card.md") if (folder / "card.md").exists() else None}
+            "test_macro_f1": test.get("macro_f1"), "card": str(card) if card.exists() else None}

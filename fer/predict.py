@@ -1,7 +1,8 @@
 """Emotions of the faces in an image, with any trained model, prepared as the model was trained.
 
-``Predictor.load(x)`` takes a model folder, a run id, a model name or ``default``
-(``fer.models.resolve``). Faces are found and cut with the ``face`` block of the model's
+``Predictor.load(x)`` takes a model folder, a run id, a model name (its current version),
+``NAME@VERSION`` or ``default`` (``fer.store.resolve_model``), and says which model it is:
+``name``, ``version`` and ``sha256`` of its weights. Faces are found and cut with the ``face`` block of the model's
 model.json (detector, eye alignment, margin, size, grayscale), so a photo reaches the model as
 its training images did.
 """
@@ -15,6 +16,7 @@ import torch
 
 from fer import faces, models
 from fer.images import fit_square
+from fer.store import ModelVersion, resolve_model
 
 
 @dataclass
@@ -36,8 +38,10 @@ class FaceResult:
 
 
 class Predictor:
-    def __init__(self, model, meta: dict, folder: Path, device: str = "cpu", detector: str | None = None):
+    def __init__(self, model, meta: dict, folder: Path, device: str = "cpu", detector: str | None = None,
+                 version: ModelVersion | None = None):
         self.model, self.meta, self.folder, self.device = model, meta, Path(folder), torch.device(device)
+        self.model_version = version or ModelVersion("folder", str(Path(folder).resolve()), None, Path(folder))
         self.face = dict(meta.get("face") or {})
         trained = self.face.get("detector") or "mtcnn"
         self.detector = detector or trained
@@ -48,14 +52,34 @@ class Predictor:
         self.classes = list(meta["classes"])
 
     @classmethod
-    def load(cls, x: str | Path = "default", device: str = "cpu", detector: str | None = None) -> "Predictor":
-        folder = models.resolve(x)
-        model, meta = models.load(folder, device=device)
-        return cls(model, meta, folder, device, detector)
+    def load(cls, x: str | Path | ModelVersion = "default", device: str = "cpu",
+             detector: str | None = None) -> "Predictor":
+        version = x if isinstance(x, ModelVersion) else resolve_model(x)
+        model, meta = models.load(version.folder, device=device)
+        return cls(model, meta, version.folder, device, detector, version)
 
     @property
     def name(self) -> str:
-        return f"{self.meta['architecture']} ({self.folder.name})"
+        """The model's name: a model name (``default`` ...), a run id, or the folder."""
+        return self.model_version.name
+
+    @property
+    def version(self) -> str | None:
+        """The version of a named model (``shipped`` for the one in the package), else None."""
+        return self.model_version.version
+
+    @property
+    def sha256(self) -> str:
+        """The sha256 of the weights file: which model a result came from."""
+        return self.model_version.sha256()
+
+    def identity(self) -> dict:
+        return self.model_version.identity()
+
+    @property
+    def label(self) -> str:
+        """What a page or a log line calls this model."""
+        return f"{self.meta['architecture']} ({self.model_version.label})"
 
     @torch.inference_mode()
     def classify(self, crops, batch_size: int = 64) -> np.ndarray:

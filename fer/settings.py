@@ -26,6 +26,8 @@ import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import tomli_w
+
 from fer import store
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
@@ -48,7 +50,7 @@ class Settings:
     max_file_mib: int = 512
     zip_max_members: int = 1_000_000
     zip_max_ratio: float = 100.0
-    # where each value came from: "default", "settings.toml" or the environment variable's name
+    # where each value came from: "default", the settings file's name, or the environment variable's name
     origin: dict[str, str] = field(default_factory=dict, compare=False)
 
     def validate(self) -> "Settings":
@@ -72,7 +74,7 @@ class Settings:
 
 
 def path() -> Path:
-    return store.root() / "settings.toml"
+    return store.settings_path()
 
 
 def default_import_roots() -> list[str]:
@@ -92,7 +94,7 @@ def load() -> Settings:
         for key in s.origin:
             if key in data:
                 setattr(s, key, data[key])
-                s.origin[key] = "settings.toml"
+                s.origin[key] = p.name
     env = os.environ
     if env.get("FER_IMPORT_ROOTS"):
         s.import_roots = [r for r in env["FER_IMPORT_ROOTS"].split(os.pathsep) if r]
@@ -123,8 +125,6 @@ def load() -> Settings:
 
 def save(s: Settings) -> Path:
     """Write ``settings.toml`` atomically (environment overrides still win when read)."""
-    import tomli_w
-
     s.validate()
     return store.write_text(path(), tomli_w.dumps(s.to_toml()))
 

@@ -6,8 +6,9 @@ import plotly.express as px
 import streamlit as st
 
 from fer import faces, jobs, settings, store
+from fer.store import layout
 from fer.data import DatasetError, FORMATS, SourceError, SourceSpec, info, names
-from fer.data import manage
+from fer.data import importing, lifecycle
 from fer.draw import detections
 from fer.images import ImageError, load_rgb
 from fer.labels import CLASSES
@@ -45,14 +46,14 @@ with import_tab:
                                help=f"inside the import roots: {', '.join(settings.load().import_roots)}")
         if c[2].button("Add", key="add-path"):
             try:
-                sources.append({"location": str(manage.check_folder(path)), "format": None if fmt == "auto" else fmt})
+                sources.append({"location": str(importing.check_folder(path)), "format": None if fmt == "auto" else fmt})
             except (SourceError, ValueError) as e:
                 st.error(str(e))
     else:
         up = c[0].file_uploader("A zip of images", type=["zip"], key="new-zip")
         if c[2].button("Add", key="add-zip", disabled=up is None):
             try:
-                saved = manage.save_upload(name, up.name, up.getvalue())
+                saved = importing.save_upload(name, up.name, up.getvalue())
                 sources.append({"location": str(saved), "format": None if fmt == "auto" else fmt})
             except (SourceError, ValueError) as e:
                 st.error(f"{up.name}: {e}" if up else str(e))
@@ -68,7 +69,7 @@ with import_tab:
     specs = [SourceSpec(s["location"], s["format"]) for s in sources]
     if c[0].button("Preview", disabled=not sources, help="counts per class before anything is written"):
         try:
-            p = manage.preview(specs, mapping)
+            p = importing.preview(specs, mapping)
             st.write("Formats: " + ", ".join(f"{k} → {v}" for k, v in p["formats"].items()))
             table = p["counts"].assign(total=lambda d: d.sum(axis=1))
             st.dataframe(table, width="stretch")
@@ -77,7 +78,7 @@ with import_tab:
             st.error(str(e))
     if c[1].button("Import", type="primary", disabled=not sources or not name):
         try:
-            manage.launch_import(specs, name, mapping, align=align)
+            importing.launch_import(specs, name, mapping, align=align)
             st.success(f"Importing {name} as a job: it goes on if you leave this page.")
             sources.clear()
         except (SourceError, DatasetError, ValueError) as e:
@@ -132,7 +133,7 @@ with explore_tab:
                 st.plotly_chart(fig, key=f"h-{ds}-{stat}")
             st.download_button("Manifest (CSV)", x["csv"], f"{ds}_manifest.csv", "text/csv", key=f"csv-{ds}")
             st.download_button("Manifest (parquet)", x["parquet"],
-                               f"{ds}_manifest.parquet", key=f"pq-{ds}")
+                               f"{ds}_{layout.MANIFEST}", key=f"pq-{ds}")
 
     st.subheader(f"Samples of {chosen}")
     c = st.columns([2, 1])
@@ -170,9 +171,9 @@ with faces_tab:
     c = st.columns(3)
     detector = c[0].selectbox("Detector", faces.METHODS)
     size = c[1].number_input("Crop size (px)", 16, 512, int((crop or {}).get("size", 112)) if crop else 112)
-    if c[2].button("Align this dataset", help="runs as a job; faces.npy is written beside the manifest"):
+    if c[2].button("Align this dataset", help="runs as a job; the aligned crops are written beside the manifest"):
         try:
-            manage.launch_align(chosen, detector, int(size))
+            importing.launch_align(chosen, detector, int(size))
             st.success("Alignment queued.")
         except (DatasetError, ValueError) as e:
             st.error(str(e))
@@ -200,7 +201,7 @@ with faces_tab:
 
 # -- manage ------------------------------------------------------------------------------------
 with manage_tab:
-    use = manage.disk_use()
+    use = lifecycle.disk_use()
     st.dataframe(use, hide_index=True, width="stretch")
     st.caption(f"Store: {store.disk_usage(store.root()) / 2**20:,.1f} MiB in {store.root()}")
     c = st.columns(3)
@@ -208,7 +209,7 @@ with manage_tab:
         new = st.text_input("New name", value=chosen, key="rename")
         if st.button("Rename"):
             try:
-                manage.rename(chosen, new)
+                lifecycle.rename(chosen, new)
                 st.query_params["dataset"] = new
                 st.rerun()
             except (DatasetError, ValueError, OSError) as e:
@@ -216,14 +217,14 @@ with manage_tab:
     with c[1]:
         if st.button("Re-import", help="the same sources, formats, mapping and seed, as a job; decisions are kept"):
             try:
-                manage.reimport(chosen)
+                importing.reimport(chosen)
                 st.success("Re-import queued.")
             except (DatasetError, SourceError, ValueError) as e:
                 st.error(str(e))
     with c[2]:
         sure = st.checkbox(f"Yes, delete {chosen} (its manifest, crops and decisions; sources outside the store stay)")
         if st.button("Delete", disabled=not sure):
-            manage.delete(chosen)
+            lifecycle.delete(chosen)
             st.rerun()
 
     st.subheader("Settings")

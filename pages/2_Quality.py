@@ -1,10 +1,13 @@
 """Quality: every check's flagged images, worst first; keep or exclude without losing anything."""
 import streamlit as st
 
+from fer import evaluation
 from fer.data import exclusions, info, names
 from fer.data.quality import GROUP_VIEWS, VIEWS, Thresholds
+from fer.store import Evaluation, layout
 from fer.ui import params
 from fer.ui.data import flagged, manifest, thumbnail
+from fer.ui.evals import read
 
 st.set_page_config(page_title="Quality · FER Studio", layout="wide")
 st.title("Quality")
@@ -14,9 +17,7 @@ if not datasets:
     st.info("No dataset yet. Import one on the Dataset page or with `python -m fer dataset import SRC --name NAME`.")
     st.stop()
 name = st.sidebar.selectbox("Dataset", datasets, index=params.index("dataset", datasets, "dataset"))
-from fer import evaluation  # noqa: E402
-
-model_evals = evaluation.evaluations_on(name)
+model_evals = {f"{e.model.label} / {e.split}": e for e in Evaluation.on_dataset(name)}
 all_views = list(VIEWS) + (["label noise (from a model)"] if model_evals else [])
 view = st.sidebar.radio("Check", all_views, index=params.index("check", all_views, "check"))
 st.query_params.update({"dataset": name, "check": view})
@@ -34,7 +35,7 @@ if key:
                                   help=f"the import's threshold is {default:g}; moving it re-flags from the stored "
                                        "statistics and candidate pairs, nothing is rescanned")
 if view == "label noise (from a model)":
-    _, pred = evaluation.load(model_evals[source])
+    _, pred = read(model_evals[source])
     issues = evaluation.label_issues(pred, threshold)
     rows = df.set_index("path").loc[issues["path"]].reset_index()
     st.caption(f"Images whose given label the model ({source}) contradicts with at least {threshold:.0%} confidence, "
@@ -49,7 +50,7 @@ c[0].metric("images", f"{len(df):,}")
 c[1].metric(f"flagged: {view}", f"{len(rows):,}")
 c[2].metric("excluded (all checks)", f"{len(excluded):,}")
 c[3].metric("usable for training", f"{len(exclusions.usable(df, name)):,}")
-st.caption("Flags exclude nothing by themselves: only your decisions do. Decisions go to exclusions.csv "
+st.caption(f"Flags exclude nothing by themselves: only your decisions do. Decisions go to {layout.EXCLUSIONS} "
            "(append-only); the manifest is never changed by them.")
 
 

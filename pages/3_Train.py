@@ -1,10 +1,11 @@
 """Train: pick a dataset and a preset, adjust any option, launch; follow every run live."""
 import streamlit as st
 
-from fer import jobs, settings, store
+from fer import jobs, settings
 from fer.data import names as dataset_names
 from fer.training import config as C
 from fer.training.launch import launch, presets
+from fer.store import Run
 from fer.ui.jobs import run_panel
 
 st.set_page_config(page_title="Train · FER Studio", layout="wide")
@@ -21,7 +22,8 @@ top = st.columns([2, 2, 1])
 dataset = top[0].selectbox("Dataset", datasets, help="a dataset of the store; corrupt and excluded images are left out")
 preset_name = top[1].selectbox("Preset", list(all_presets), index=list(all_presets).index("fer2013_cpu")
                                if "fer2013_cpu" in all_presets else 0,
-                               help="training/configs/*.yaml: every option below starts from it")
+                               help="the presets shipped with FER Studio (training/configs/*.yaml): every option below "
+                                    "starts from it")
 device_default = settings.load().device
 device = top[2].text_input("Device", value=device_default, help="auto, cpu, cuda or cuda:N")
 base = C.resolve(all_presets[preset_name])
@@ -97,7 +99,7 @@ def follow() -> None:
         st.caption("No run yet: press Train above.")
     for j in active + recent:
         with st.container(border=True):
-            run_panel(store.runs_dir() / j["id"], j["id"])
+            run_panel(Run.open(j["id"]), j["id"])
 
 
 follow()

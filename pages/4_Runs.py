@@ -2,6 +2,7 @@
 import streamlit as st
 
 from fer import runs, store
+from fer.store import Run, RunError
 from fer.ui import params
 from fer.ui.charts import training_curves
 
@@ -11,7 +12,7 @@ st.title("Runs")
 table = runs.table()
 if table.empty:
     st.info("No run yet. Start one on the Train page, or from the command line:")
-    st.code("python -m training.train --config training/configs/fer2013_cpu.yaml --set dataset=NAME", language="bash")
+    st.code("python -m fer train --config fer2013_cpu --set dataset=NAME", language="bash")
     st.stop()
 
 st.dataframe(table, hide_index=True, width="stretch",
@@ -28,7 +29,7 @@ if not picked:
     st.info("Choose one or more runs to compare.")
     st.stop()
 
-curves = {f"{names[r]} ({r})": runs.epochs(store.runs_dir() / r) for r in picked}
+curves = {f"{names[r]} ({r})": Run.open(r).epochs() for r in picked}
 st.plotly_chart(training_curves(curves), key="compare_curves")
 
 summary = runs.compare(picked)
@@ -44,25 +45,26 @@ if len(picked) == 1:
         new_name = st.text_input("Display name", value=names[r], key=f"name-{r}")
         if st.button("Rename", key=f"rename-{r}"):
             try:
-                runs.rename(r, new_name)
+                Run.open(r).set_name(new_name)
                 st.success("Renamed.")
                 st.rerun()
-            except runs.RunError as e:
+            except RunError as e:
                 st.error(str(e))
     with c[1]:
         target = st.text_input("Model name", value="default", key=f"model-{r}",
                                help="'default' makes it the model Predict, Explain and Live start with")
         if st.button("Promote", key=f"promote-{r}"):
             try:
-                st.success(f"Promoted to {runs.promote(r, target)}")
-            except (runs.RunError, ValueError) as e:
+                version = store.promote(r, target)
+                st.success(f"Promoted: {version.ref} is now the current {version.name} ({version.folder})")
+            except (RunError, ValueError) as e:
                 st.error(str(e))
     with c[2]:
         sure = st.checkbox("Yes, delete this run and its weights", key=f"sure-{r}")
         if st.button("Delete", key=f"delete-{r}", disabled=not sure):
             try:
-                runs.delete(r)
+                Run.open(r).delete()
                 st.success("Deleted.")
                 st.rerun()
-            except runs.RunError as e:
+            except RunError as e:
                 st.error(str(e))

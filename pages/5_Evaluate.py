@@ -1,14 +1,15 @@
 """Evaluate: a model's figures on any dataset — honest ones beside the usual ones."""
+import urllib.parse
+
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from fer import evaluation, jobs, models, store
+from fer import evaluation, jobs
 from fer.data import names as dataset_names
 from fer.labels import CLASSES
-from fer.evaluation.evaluate import launch
-from fer.ui import params
-from fer.ui.evals import evaluations_of, leak_free, pick, read
+from fer.store import EVAL_SPLITS
+from fer.ui.evals import leak_free, pick, pick_evaluation, read
 from fer.ui.models import choices
 
 st.set_page_config(page_title="Evaluate · FER Studio", layout="wide")
@@ -18,8 +19,9 @@ picked = pick("evaluate")
 if picked is None:
     st.info("No model to evaluate yet: train one on the Train page.")
     st.stop()
-label, model_x, evals = picked
-meta = models.read_meta(models.resolve(model_x))
+version, evals = picked
+label, model_x = version.label, version.ref
+meta = version.meta()
 train_dataset = (meta.get("data") or {}).get("dataset")
 
 with st.expander("Evaluate on a dataset of the store", expanded=not evals):
@@ -29,14 +31,13 @@ with st.expander("Evaluate on a dataset of the store", expanded=not evals):
     else:
         c = st.columns([2, 1, 1, 1])
         ds = c[0].selectbox("Dataset", datasets, key="eval-ds")
-        split = c[1].selectbox("Split", ["test", "val", "train", "all"], key="eval-split")
+        split = c[1].selectbox("Split", list(EVAL_SPLITS), key="eval-split")
         flip = c[2].checkbox("Flip TTA too", key="eval-flip", help="also average each image with its mirror image, "
                              "reported as its own figure")
         if c[3].button("Evaluate", type="primary"):
             try:
-                launch(model_x, ds, split)
-                if flip:
-                    launch(model_x, ds, split, flip=True)
+                for tta in (False, True) if flip else (False,):
+                    jobs.submit("evaluate", {"model": model_x, "dataset": ds, "split": split, "flip": tta})
                 st.success("Queued: it runs as a job; the evaluation appears below when it finishes.")
             except ValueError as e:
                 st.error(str(e))
@@ -52,18 +53,16 @@ with st.expander("Evaluate on a dataset of the store", expanded=not evals):
 if not evals:
     st.info(f"{label} has no evaluation yet: start one above.")
     st.stop()
-names = list(evals)
-chosen = st.sidebar.selectbox("Evaluation", names, index=params.index("eval", names, "evaluation of this model"))
-eval_dir = evals[chosen]
-summary, pred = read(eval_dir)
-eval_dataset, split = eval_dir.parent.name, eval_dir.name
-st.query_params.update({"run": model_x, "eval": chosen})
+ev = pick_evaluation(version, evals, "evaluate")
+summary, pred = read(ev)
+eval_dataset, split, chosen = ev.dataset, ev.split, ev.id
+st.query_params.update({"model": model_x, "eval": chosen})
+st.query_params.pop("run", None)
 
 # -- summary ---------------------------------------------------------------------------------
-clean = leak_free(str(eval_dir), (eval_dir / "predictions.parquet").stat().st_mtime, eval_dataset,
-                  train_dataset) if train_dataset else None
+clean = leak_free(ev, train_dataset) if train_dataset else None
 ece, reliability = evaluation.calibration(pred)
-flip_summary = store.read_json(eval_dir / "summary_flip.json")
+flip_summary = read(ev, flip=True)[0] if ev.has_flip else None
 m = st.columns(7)
 m[0].metric("images", f"{summary['n']:,}")
 m[1].metric("accuracy", f"{summary['accuracy']:.1%}")
@@ -104,17 +103,22 @@ with right:
     true_c = c[0].selectbox("True", CLASSES, key="cell-true")
     pred_c = c[1].selectbox("Predicted", CLASSES, index=1, key="cell-pred")
     n_cell = int(cm.loc[true_c, pred_c])
-    c[2].markdown(f"[{n_cell} image(s) →](/Errors?run={model_x}&eval={chosen.replace(' ', '%20')}&true={true_c}"
-                  f"&pred={pred_c})")
+    c[2].markdown(f"[{n_cell} image(s) →](/Errors?"
+                  + urllib.parse.urlencode({"model": model_x, "eval": chosen, "true": true_c, "pred": pred_c}) + ")")
 
 # -- curves ----------------------------------------------------------------------------------
 st.subheader("Precision–recall per class")
-others = {lab: x for lab, x in choices().items() if x != model_x and chosen in evaluations_of(x)}
+def evaluation_of(other):
+    """The same evaluation (dataset and split) of another model version, or None."""
+    return next((e for e in other.evaluations() if e.id == chosen), None)
+
+
+others = {lab: v for lab, v in choices().items() if v.ref != model_x and evaluation_of(v) is not None}
 c = st.columns([1, 3])
 cls = c[0].selectbox("Class", CLASSES, index=CLASSES.index("fear"))
 overlay = c[1].multiselect("Overlay runs evaluated on the same data", list(others))
 fig = go.Figure()
-for name, p in [(label, pred)] + [(o, read(evaluations_of(others[o])[chosen])[1]) for o in overlay]:
+for name, p in [(label, pred)] + [(o, read(evaluation_of(others[o]))[1]) for o in overlay]:
     curve = evaluation.pr_curves(p).get(cls)
     if curve:
         fig.add_trace(go.Scatter(x=curve["recall"], y=curve["precision"], mode="lines",
@@ -140,10 +144,10 @@ with right:
 
 st.subheader("All models, all evaluations")
 rows = []
-for lab, x in choices().items():
-    for name, d in evaluations_of(x).items():
-        s, _ = read(d)
-        rows.append({"model": lab, "evaluation": name, "accuracy": s.get("accuracy"), "macro_f1": s.get("macro_f1")})
+for lab, v in choices().items():
+    for e in v.evaluations():
+        s = e.summary()
+        rows.append({"model": lab, "evaluation": e.label, "accuracy": s.get("accuracy"), "macro_f1": s.get("macro_f1")})
 if rows:
     matrix = pd.DataFrame(rows)
     st.dataframe(matrix.pivot_table(index="model", columns="evaluation", values=["accuracy", "macro_f1"]),

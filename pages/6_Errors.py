@@ -6,20 +6,22 @@ import streamlit as st
 from fer import evaluation
 from fer.data import DatasetError, info, load_image
 from fer.labels import CLASSES
+from fer.store import image_id_of
 from fer.ui import params
-from fer.ui.evals import pick, read
+from fer.ui.evals import pick, pick_evaluation, read
 
 st.set_page_config(page_title="Errors · FER Studio", layout="wide")
 st.title("Errors")
 picked = pick("errors")
-if picked is None or not picked[2]:
+if picked is None or not picked[1]:
     st.info("No evaluation yet: train a model (Train page) or evaluate one on the Evaluate page.")
     st.stop()
-label, model_x, evals = picked
-names = list(evals)
-chosen = st.sidebar.selectbox("Evaluation", names, index=params.index("eval", names, "evaluation of this model"))
-summary, pred = read(evals[chosen])
-eval_dataset = evals[chosen].parent.name
+version, evals = picked
+model_x = version.ref
+ev = pick_evaluation(version, evals, "errors")
+chosen = ev.id
+summary, pred = read(ev)
+eval_dataset = ev.dataset
 
 c = st.columns([2, 2, 2])
 wanted_true, wanted_pred = (params.wanted(k, CLASSES, "class", instead="every class") for k in ("true", "pred"))
@@ -32,7 +34,8 @@ splits = c[1].multiselect("Split", sorted(pred["split"].unique()))
 sort = c[2].radio("Sort", ["confidence", "margin"], horizontal=True,
                   format_func=lambda s: "most confident mistakes first" if s == "confidence" else "closest calls first")
 rows = evaluation.mistakes(pred, true, predicted, confidence, sources, splits, sort)
-st.query_params.update({"run": model_x, "eval": chosen, **({"true": true[0]} if len(true) == 1 else {}),
+st.query_params.pop("run", None)
+st.query_params.update({"model": model_x, "eval": chosen, **({"true": true[0]} if len(true) == 1 else {}),
                         **({"pred": predicted[0]} if len(predicted) == 1 else {})})
 
 per_page = 24
@@ -46,7 +49,7 @@ if shown.empty:
     st.stop()
 st.download_button("These rows (CSV)", rows.drop(columns=[c for c in rows if c.startswith("p_")]).to_csv(index=False),
                    "errors.csv", "text/csv")
-grid_link = "/Explain?" + urllib.parse.urlencode({"run": model_x, "eval": chosen, **({"true": true[0]} if len(true) == 1 else {}),
+grid_link = "/Explain?" + urllib.parse.urlencode({"model": model_x, "eval": chosen, **({"true": true[0]} if len(true) == 1 else {}),
                                                   **({"pred": predicted[0]} if len(predicted) == 1 else {})})
 st.markdown(f"[Grad-CAM of the first 12 of them →]({grid_link})")
 
@@ -65,6 +68,6 @@ for k, (_, r) in enumerate(shown.iterrows()):
                 st.image(img, width=112)
             except Exception as e:  # a file moved since the import: say so, keep the grid
                 st.caption(f"cannot show: {e}")
-        link = "/Explain?" + urllib.parse.urlencode({"run": model_x, "eval": chosen, "path": r["path"]})
+        link = "/Explain?" + urllib.parse.urlencode({"model": model_x, "eval": chosen, "image": image_id_of(r["path"])})
         st.markdown(f"**{r['true']} → {r['predicted']}** {r['confidence']:.0%}  \n"
                     f"<small>{r['top3']}</small>  \n[Explain]({link})", unsafe_allow_html=True)

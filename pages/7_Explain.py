@@ -6,14 +6,14 @@ import plotly.graph_objects as go
 import streamlit as st
 from PIL import Image
 
-from fer import evaluation, explain, models
-from fer.data import DatasetError, manifest
+from fer import evaluation, explain
+from fer.store import Dataset, NotFound
 from fer.draw import COLOURS
 from fer.images import ImageError, load_rgb
 from fer.labels import CLASSES
 from fer.data.arrays import prepare_one
 from fer.ui import params
-from fer.ui.evals import pick, read
+from fer.ui.evals import pick, pick_evaluation, read
 from fer.ui.models import load_predictor
 
 st.set_page_config(page_title="Explain · FER Studio", layout="wide")
@@ -22,9 +22,9 @@ picked = pick("explain")
 if picked is None:
     st.info("No model yet: train one on the Train page.")
     st.stop()
-label, model_x, evals = picked
-folder = str(models.resolve(model_x))
-predictor = load_predictor(folder, None)
+version, evals = picked
+label = version.label
+predictor = load_predictor(version)
 model, meta = predictor.model, predictor.meta
 size, channels = predictor.size, predictor.channels
 
@@ -100,17 +100,26 @@ if source == "upload":
 if not evals:
     st.info(f"{label} has no evaluation yet: evaluate it on the Evaluate page, or upload a photo.")
     st.stop()
-names = list(evals)
-chosen = st.sidebar.selectbox("Evaluation", names, index=params.index("eval", names, "evaluation of this model"))
-_, pred = read(evals[chosen])
-eval_dataset = evals[chosen].parent.name
+ev = pick_evaluation(version, evals, "explain")
+_, pred = read(ev)
+eval_dataset = ev.dataset
 try:
-    manifest(eval_dataset)
-except DatasetError:
+    dataset = Dataset.open(eval_dataset)
+except NotFound:
     st.error(f"The dataset {eval_dataset!r} is not in this store: its images cannot be shown.")
     st.stop()
 
-path = params.wanted("path", set(pred["path"]), "image in this evaluation", instead="an image chosen by number")
+
+
+def image_of_evaluation(image_id: str) -> str:
+    """An image by its manifest id (from Errors), resolved and checked by the store."""
+    path = dataset.image(image_id)
+    if path not in set(pred["path"]):
+        raise NotFound(image_id)
+    return path
+
+
+path = params.resolved("image", image_of_evaluation, "image in this evaluation", instead="an image chosen by number")
 wanted_true, wanted_pred = (params.wanted(k, CLASSES, "class", instead="every class") for k in ("true", "pred"))
 if path is not None:
     row = pred[pred["path"] == path].iloc[0]

@@ -21,7 +21,7 @@ st.title("Predict")
 predictor = picker("predict")
 if predictor is None:
     st.stop()
-st.caption(f"{predictor.name}: faces found with {predictor.detector}, cut as the model was trained "
+st.caption(f"{predictor.label}: faces found with {predictor.detector}, cut as the model was trained "
            f"({predictor.size} px, {'grayscale' if predictor.channels == 1 else 'RGB'}).")
 
 

@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from fer import jobs
 from fer.data import SourceSpec, exclusions, import_dataset, manifest
-from fer.data import manage
+from fer.data import importing
 
 import builders as b
 from builders import REPO
@@ -25,7 +25,7 @@ def test_pages_on_an_empty_store(store):
 
 def test_mapping_preview_matches_the_import(store, tmp_path):
     src = b.imagefolder(tmp_path / "mine", classes=("joy", "sad", "calm", "anger"), per_class=3)
-    p = manage.preview([SourceSpec(str(src))], ["joy=happy"])
+    p = importing.preview([SourceSpec(str(src))], ["joy=happy"])
     r = import_dataset([str(src)], "m", mapping=["joy=happy"], workers=1)
     counts = r.manifest["label_name"].value_counts()
     assert p["counts"]["mine"].to_dict() == {c: int(counts.get(c, 0)) for c in p["counts"].index}
@@ -67,9 +67,9 @@ def test_refusals_from_the_ui_write_nothing(store, tmp_path, monkeypatch):
 def test_upload_zip_import_job_and_explore(store, tmp_path, monkeypatch):
     monkeypatch.setenv("FER_IMPORT_ROOTS", str(tmp_path))
     z = b.zip_folder(b.fer2013_folders(tmp_path / "fer"), tmp_path / "fer.zip", prefix="fer2013/")
-    saved = manage.save_upload("up", "fer.zip", z.read_bytes())
+    saved = importing.save_upload("up", "fer.zip", z.read_bytes())
     assert saved == store / "datasets" / "up" / "sources" / "fer.zip"
-    folder = manage.launch_import([SourceSpec(str(saved))], "up")
+    folder = importing.launch_import([SourceSpec(str(saved))], "up")
     t = time.time()
     while jobs.status(folder)["state"] in jobs.ACTIVE:
         assert time.time() - t < 120

@@ -1,4 +1,5 @@
 """The model shipped inside the fer package: loads offline, matches its model.json, sees a smile."""
+import hashlib
 import json
 
 import pytest
@@ -47,4 +48,7 @@ def test_evaluate_reproduces_the_reported_figures(store, fer2013_zip):
     summary, out = evaluate_model("default", "fer2013", "test")
     assert summary["n"] == reported["n"] == 3589
     assert summary["accuracy"] == pytest.approx(reported["accuracy"], abs=1e-6)
-    assert out == store / "evals" / "default" / "fer2013" / "test"
+    # evaluations of a model outside the store are keyed by its weights: a new shipped model gets new ones
+    sha = hashlib.sha256((models.SHIPPED / "model.safetensors").read_bytes()).hexdigest()
+    assert out == store / "evals" / f"shipped-{sha[:12]}" / "fer2013" / "test"
+    assert summary["model_id"] == {"name": "default", "version": "shipped", "sha256": sha}

@@ -159,7 +159,7 @@ PAGES = {name: str(REPO / "pages" / f"{name}.py") for name in ("5_Evaluate", "6_
 
 
 def test_pages_on_a_store_without_runs(store, monkeypatch):
-    monkeypatch.setattr("fer.models.folder.SHIPPED", store / "nothing-shipped")
+    monkeypatch.setattr("fer.store.layout.SHIPPED", store / "nothing-shipped")
     for page in PAGES.values():
         at = AppTest.from_file(page, default_timeout=60).run()
         assert not at.exception and at.info and "No " in at.info[0].value
@@ -169,12 +169,12 @@ def test_pages_on_a_store_without_runs(store, monkeypatch):
 def seeded_run(store, tmp_path):
     from fer.training import config as C
     from fer.training import trainer
-    from fer import runs
+    from fer.store import Run
     from test_training import tiny_dataset
 
     tiny_dataset(tmp_path)
-    f = runs.create(C.resolve({}, ["dataset=tiny", "epochs=1", "batch_size=16", "schedule.warmup_epochs=0",
-                                   "eval_splits=[val, test]", "name=seeded"]))
+    f = Run.create(C.resolve({}, ["dataset=tiny", "epochs=1", "batch_size=16", "schedule.warmup_epochs=0",
+                                   "eval_splits=[val, test]", "name=seeded"])).folder
     trainer.run(f, log=lambda m: None)
     return f
 
@@ -198,9 +198,32 @@ def test_evaluate_errors_explain_on_a_seeded_run(seeded_run):
     pred = pd.read_parquet(seeded_run / "eval" / "tiny" / "test" / "predictions.parquet")
     wrong = pred[pred.label != pred.prediction]
     assert at.markdown[0].value.startswith(f"**{len(wrong):,}**")
+    # Errors links each image to Explain by its manifest id, never by a path
+    from fer.store import image_id_of
+
+    row = pred.iloc[5]
     at = AppTest.from_file(PAGES["7_Explain"], default_timeout=120)
-    at.query_params.update({"run": run, "eval": "tiny / test", "path": pred["path"].iloc[0]})
+    at.query_params.update({"model": run, "eval": "tiny/test", "image": image_id_of(row["path"])})
     at.run()
     assert not at.exception
     assert len(at.image) >= 3  # input, heatmap, overlay
+    assert at.image[0].proto.imgs[0].caption == f"input (true: {CLASSES[int(row['label'])]})"
+    assert not at.number_input  # the linked image, not the browser of numbers
     assert [d.label for d in at.get("download_button")] == ["Download (PNG)"]
+    for bad in ("../../etc/passwd", "0" * 16, row["path"]):
+        at = AppTest.from_file(PAGES["7_Explain"], default_timeout=120)
+        at.query_params.update({"model": run, "eval": "tiny/test", "image": bad})
+        at.run()
+        assert not at.exception and any(w.value.startswith("?image=") for w in at.warning), bad
+
+
+def test_pages_refuse_ids_that_are_not_the_stores(seeded_run, tmp_path):
+    outside = tmp_path / "model"
+    outside.mkdir()
+    for page in ("5_Evaluate", "6_Errors", "7_Explain"):
+        for bad in ("../runs", str(outside), "/etc", "nope@1"):
+            at = AppTest.from_file(PAGES[page], default_timeout=120)
+            at.query_params.update({"model": bad, "eval": "../../x"})
+            at.run()
+            assert not at.exception, (page, bad)
+            assert any(w.value.startswith("?model=") and ": no model" in w.value for w in at.warning), (page, bad)

@@ -163,6 +163,6 @@ def test_predict_page_upload_table_download(default_model, tmp_path):
 
 
 def test_predict_page_without_any_model(store, monkeypatch):
-    monkeypatch.setattr("fer.models.folder.SHIPPED", store / "nothing-shipped")
+    monkeypatch.setattr("fer.store.layout.SHIPPED", store / "nothing-shipped")
     at = AppTest.from_file(str(REPO / "pages" / "8_Predict.py"), default_timeout=60).run()
     assert not at.exception and "No model yet" in at.info[0].value

@@ -3,7 +3,8 @@ import time
 
 from streamlit.testing.v1 import AppTest
 
-from fer import jobs, models, runs
+from fer import jobs
+from fer.store import Run, resolve_model
 from fer.training import config as C
 from fer.training import trainer
 
@@ -29,7 +30,7 @@ def test_launch_the_smoke_preset_and_see_it_finish(store, tmp_path):
     assert not at.exception
     assert "queued" in at.success[0].value
     f = next((store / "runs").iterdir())
-    assert runs.config(f)["epochs"] == 1 and runs.config(f)["dataset"] == "tiny"
+    assert Run(f).config()["epochs"] == 1 and Run(f).config()["dataset"] == "tiny"
     t = time.time()
     while jobs.status(f)["state"] in jobs.ACTIVE:
         assert time.time() - t < 240
@@ -54,7 +55,7 @@ def test_bad_option_is_refused_on_the_page(store, tmp_path):
 def _finished_run(name):
     cfg = C.resolve({}, ["dataset=tiny", "model.backbone=fer_cnn", "epochs=1", "batch_size=16", f"name={name}",
                          "schedule.warmup_epochs=0", "eval_splits=[test]"])
-    f = runs.create(cfg)
+    f = Run.create(cfg).folder
     trainer.run(f, log=lambda m: None)
     return f
 
@@ -78,7 +79,7 @@ def test_runs_page_compares_and_promotes(store, tmp_path):
     assert (store / "runs" / a.name / "run.json").read_text().count("renamed") == 1
     at.multiselect[0].set_value([a.name]).run()
     at.button(key=f"promote-{a.name}").click().run()
-    assert models.resolve("default") == store / "models" / "default"
+    assert resolve_model("default").folder == store / "models" / "default" / "versions" / "1"
     at.checkbox(key=f"sure-{a.name}").check().run()
     at.button(key=f"delete-{a.name}").click().run()
     assert not (store / "runs" / a.name).exists() and (store / "models" / "default").exists()

@@ -11,7 +11,8 @@ import pytest
 import torch
 import yaml
 
-from fer import jobs, models, runs
+from fer import jobs, models
+from fer.store import Run, promote, resolve_model
 from fer.data import import_dataset
 from fer.training import config as C
 from fer.data import arrays
@@ -32,7 +33,7 @@ def tiny_dataset(tmp_path, name="tiny", per_class=12):
 def start(cfg_sets, extra=()):
     cfg = C.resolve({}, [*TINY, *cfg_sets, *extra])
     trainer.prepare(cfg)
-    return runs.create(cfg)
+    return Run.create(cfg).folder
 
 
 def cli(*args, store, check=True, timeout=300):
@@ -50,11 +51,11 @@ def test_run_folder_has_everything(store, tmp_path):
     assert result["state"] == "finished" and result["epoch"] == 2
     assert json.loads((f / "run.json").read_text())["id"] == f.name
     assert jobs.status(f)["state"] == "finished"
-    ep = runs.epochs(f)
+    ep = Run(f).epochs()
     assert list(ep["epoch"]) == [1, 2]
     for key in ("train_loss", "val_loss", "val_accuracy", "val_macro_f1", "lr", "epoch_seconds", "images_per_s"):
         assert key in ep
-    assert any(m["kind"] == "progress" for m in runs.metrics(f))
+    assert any(m["kind"] == "progress" for m in Run(f).metrics())
     meta = models.read_meta(f)
     for key in ("architecture", "classes", "input_size", "channels", "normalisation", "face", "data", "metrics",
                 "versions", "git_commit", "hardware"):
@@ -101,7 +102,7 @@ def test_warmup_trains_the_head_alone_then_unfreezes(store, tmp_path):
     torch.manual_seed(0)
     init = models.build({"backbone": "fer_cnn", "channels": 1, "dropout": 0.3}).state_dict()
     trainer.run(f, log=lambda m: None)
-    ep = runs.epochs(f)
+    ep = Run(f).epochs()
     assert list(ep["head_only"]) == [True, False]
     # after two epochs the backbone moved (it trained in epoch 2) ...
     after = torch.load(f / "last.pt", weights_only=True)["model"]
@@ -129,7 +130,7 @@ def test_ema_weights_differ_from_raw_and_validate(store, tmp_path):
     from safetensors.torch import load_file
 
     best = load_file(str(f / "model.safetensors"))
-    assert torch.equal(best["fc.weight"], ck["ema"]["fc.weight"]) or runs.epochs(f)["val_macro_f1"].idxmax() == 0
+    assert torch.equal(best["fc.weight"], ck["ema"]["fc.weight"]) or Run(f).epochs()["val_macro_f1"].idxmax() == 0
 
 
 def test_balanced_sampler_draws_classes_equally():
@@ -154,7 +155,7 @@ def test_mixup_gives_soft_targets_and_trains(store, tmp_path):
     f = start(["dataset=tiny", "epochs=1", "mixup.alpha=0.4", "mixup.prob=1.0", "loss.class_weights=true",
                "sampler.balanced=true", "eval_splits=[]"])
     assert trainer.run(f, log=lambda m: None)["state"] == "finished"
-    assert np.isfinite(runs.epochs(f)["train_loss"]).all()
+    assert np.isfinite(Run(f).epochs()["train_loss"]).all()
 
 
 def test_augmentation_draws_per_sample():
@@ -202,10 +203,10 @@ def test_unknown_key_and_class_missing_from_train(store, tmp_path):
 
 
 def test_torn_metrics_line_is_tolerated(tmp_path):
-    runs.append_metrics(tmp_path, {"kind": "epoch", "epoch": 1, "val_loss": 1.0})
+    Run(tmp_path).append_metrics({"kind": "epoch", "epoch": 1, "val_loss": 1.0})
     with open(tmp_path / "metrics.jsonl", "a") as f:
         f.write('{"kind": "epoch", "epo')
-    assert [m["epoch"] for m in runs.metrics(tmp_path)] == [1]
+    assert [m["epoch"] for m in Run(tmp_path).metrics()] == [1]
 
 
 def _wait(cond, timeout=120):
@@ -223,28 +224,28 @@ def test_sigterm_cancels_cleanly_and_resume_continues(store, tmp_path):
                             stderr=subprocess.PIPE, text=True)
     _wait(lambda: (store / "runs").exists() and any((store / "runs").iterdir()))
     f = next((store / "runs").iterdir())
-    _wait(lambda: len(runs.epochs(f)) >= 1)
+    _wait(lambda: len(Run(f).epochs()) >= 1)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 0
     assert jobs.status(f)["state"] == "cancelled"
-    done = len(runs.epochs(f))
+    done = len(Run(f).epochs())
     models.load(f)  # the weights load
     assert torch.load(f / "last.pt", weights_only=True)["state"]["epoch"] == done
     # resume to a shorter end: change the run's epochs in its config so the test stays short
-    cfg = runs.config(f)
+    cfg = Run(f).config()
     cfg["epochs"] = done + 1
     (f / "config.yaml").write_text(yaml.safe_dump(cfg))
     p = cli("training.train", "--resume", f.name, store=store)
-    assert list(runs.epochs(f)["epoch"]) == list(range(1, done + 2))
+    assert list(Run(f).epochs()["epoch"]) == list(range(1, done + 2))
     assert jobs.status(f)["state"] == "finished" and "resuming at epoch" in p.stderr
 
 
 def test_sigkill_shows_as_failed(store, tmp_path):
     tiny_dataset(tmp_path, per_class=40)
     cfg = C.resolve({}, [*TINY, "dataset=tiny", "epochs=60", "batch_size=8"])
-    f = runs.create(cfg)
-    jobs.submit(f, [sys.executable, "-m", "training.train", "--resume", f.name], kind="train")
-    _wait(lambda: len(runs.metrics(f)) >= 1)
+    f = Run.create(cfg).folder
+    jobs.submit("train", {"run": f.name})
+    _wait(lambda: len(Run(f).metrics()) >= 1)
     assert jobs.status(f)["state"] == "running"
     os.killpg(jobs.status(f)["pid"], signal.SIGKILL)
     _wait(lambda: jobs.status(f)["state"] == "failed", timeout=20)
@@ -256,11 +257,11 @@ def test_queue_starts_the_next_job_when_a_slot_frees(store, tmp_path):
     folders = []
     for k in range(2):
         cfg = C.resolve({}, [*TINY, "dataset=tiny", "epochs=1", "eval_splits=[]", f"name=q{k}"])
-        f = runs.create(cfg)
-        folders.append(jobs.submit(f, [sys.executable, "-m", "training.train", "--resume", f.name], kind="train"))
+        f = Run.create(cfg).folder
+        folders.append(jobs.submit("train", {"run": f.name}))
     assert [jobs.status(f)["state"] for f in folders] == ["running", "queued"]  # max_jobs = 1
-    third = runs.create(C.resolve({}, [*TINY, "dataset=tiny"]))
-    jobs.submit(third, [sys.executable, "-c", "pass"], kind="train")
+    third = Run.create(C.resolve({}, [*TINY, "dataset=tiny"])).folder
+    jobs.submit("train", {"run": third.name})
     assert jobs.cancel(third) == "cancelled"
     _wait(lambda: all(jobs.status(f)["state"] == "finished" for f in folders), timeout=180)
     assert jobs.status(third)["state"] == "cancelled"
@@ -279,10 +280,10 @@ def test_evaluate_cli_and_promote(store, tmp_path):
 
     pred = pd.read_parquet(f / "eval" / "tiny" / "val" / "predictions.parquet")
     assert out["accuracy"] == pytest.approx(accuracy_score(pred["label"], pred["prediction"]))
-    target = runs.promote(f.name, "best")
-    assert models.resolve("best") == target and (target / "model.safetensors").exists()
+    target = promote(f.name, "best").folder
+    assert resolve_model("best").folder == target and (target / "model.safetensors").exists()
     p = cli("training.evaluate", "--run", "best", "--dataset", "tiny", "--split", "all", store=store)
-    assert (store / "models" / "best" / "eval" / "tiny" / "all" / "summary.json").exists()
+    assert (target / "eval" / "tiny" / "all" / "summary.json").exists()
     p = cli("training.evaluate", "--run", "nope", "--dataset", "tiny", store=store, check=False)
     assert p.returncode == 2 and "no model 'nope'" in p.stderr
 
@@ -304,7 +305,7 @@ def test_ddp_two_processes_on_cpu(store, tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     made = list((store / "runs").iterdir())
     assert len(made) == 1 and jobs.status(made[0])["state"] == "finished"
-    assert list(runs.epochs(made[0])["epoch"]) == [1, 2]  # one line per epoch: rank 0 writes
+    assert list(Run(made[0]).epochs()["epoch"]) == [1, 2]  # one line per epoch: rank 0 writes
 
 
 def test_every_preset_resolves_and_every_key_is_documented():

@@ -57,19 +57,20 @@ def main(argv=None) -> int:
     ap.add_argument("--photos", type=int, default=500)
     args = ap.parse_args(argv)
 
-    from fer import evaluation, models, runs
-    from fer.predict import Predictor
+    from fer import evaluation, models, store
     from fer.evaluation import evaluate_model
+    from fer.predict import Predictor
 
-    folder = runs.folder(args.run)
+    run = store.Run.open(args.run)
+    folder = run.folder
     meta = models.read_meta(folder)
-    cfg = runs.config(folder)
-    epochs = runs.epochs(folder)
+    cfg = run.config()
+    epochs = run.epochs()
     figures = {}
     for split in ("val", "test"):
-        figures[split], out = evaluate_model(args.run, args.dataset, split)
+        figures[split], _ = evaluate_model(args.run, args.dataset, split)
     figures["test_flip"], _ = evaluate_model(args.run, args.dataset, "test", flip=True)
-    _, pred = evaluation.load(out)
+    pred = run.model().evaluation(f"{args.dataset}/test").predictions()
     figures["test_leak_free"] = evaluation.leak_free(pred, args.dataset, args.dataset)
     predictor = Predictor.load(args.run)
     figures["photos"] = photo_check(predictor, args.dataset, args.photos)
@@ -77,16 +78,17 @@ def main(argv=None) -> int:
                       for k, v in figures.items()}, indent=1), file=sys.stderr)
 
     dest = Path(args.out)
+    weights, meta_file, card_file = (store.layout.WEIGHTS, store.layout.MODEL_META, store.layout.CARD)
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(folder / "model.safetensors", dest / "model.safetensors")
+    shutil.copy2(folder / weights, dest / weights)
     meta["metrics"].update({"val": _short(figures["val"]), "test": _short(figures["test"]),
                             "test_flip_tta": _short(figures["test_flip"]),
                             "test_leak_free": _short(figures["test_leak_free"]) | {"excluded": figures["test_leak_free"]["excluded"]},
                             "photos": figures["photos"]})
     meta["source_run"] = args.run
-    (dest / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
-    size = (dest / "model.safetensors").stat().st_size / 2**20
-    (dest / "card.md").write_text(card(meta, cfg, epochs, figures, size))
+    (dest / meta_file).write_text(json.dumps(meta, indent=2) + "\n")
+    size = (dest / weights).stat().st_size / 2**20
+    (dest / card_file).write_text(card(meta, cfg, epochs, figures, size))
     print(f"wrote {dest} (weights {size:.1f} MiB)", file=sys.stderr)
     return 0
 

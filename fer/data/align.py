@@ -8,7 +8,6 @@ crops (FER2013, CK+48) skip detection: their crops are only resized. The setting
 """
 from __future__ import annotations
 
-import os
 import time
 from datetime import datetime, timezone
 from typing import Callable
@@ -18,6 +17,7 @@ import pandas as pd
 
 from fer import faces, store
 from fer.data import dataset
+from fer.store import Dataset
 from fer.images import ImageError, fit_square, to_gray, to_rgb
 
 DEFAULT_SIZE = 112
@@ -47,9 +47,7 @@ def align_dataset(name: str, size: int | None = None, detector: str = "mtcnn", m
     if not 16 <= size <= 512:
         raise ValueError(f"face size {size}: use 16 to 512 pixels")
     channels = 1 if grayscale else 3
-    folder = store.dataset_dir(name)
-    tmp = folder / f".faces.{os.getpid()}.npy"
-    crops = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(df), size, size, channels))
+    record = Dataset(name)
     boxes = np.full((len(df), 4), np.nan, np.float32)
     scores = np.full(len(df), np.nan, np.float32)
     marks = np.full((len(df), 10), np.nan, np.float32)
@@ -57,7 +55,9 @@ def align_dataset(name: str, size: int | None = None, detector: str = "mtcnn", m
     corrupt = df["q_corrupt"].to_numpy()
     todo = np.flatnonzero(~corrupt)
     t0 = time.perf_counter()
-    try:
+
+    def write_crops(tmp: str) -> None:
+        crops = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(df), size, size, channels))
         for start in range(0, len(todo), BATCH):
             rows = todo[start:start + BATCH]
             images = []
@@ -87,19 +87,17 @@ def align_dataset(name: str, size: int | None = None, detector: str = "mtcnn", m
                 progress("align", min(start + BATCH, len(todo)), len(todo))
         crops.flush()
         del crops
-        os.replace(tmp, folder / "faces.npy")
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+
+    store.atomic_write(record.faces_path, write_crops)
     seconds = time.perf_counter() - t0
 
     table = pd.DataFrame({"path": df["path"], "found": found, "x1": boxes[:, 0], "y1": boxes[:, 1],
                           "x2": boxes[:, 2], "y2": boxes[:, 3], "score": scores})
     for k, col in enumerate(LANDMARK_COLUMNS):
         table[col] = marks[:, k]
-    store.write_parquet(folder / "faces.parquet", table)
+    store.write_parquet(record.faces_table_path, table)
     df["q_no_face"] = ~found & ~corrupt
-    store.write_parquet(folder / "manifest.parquet", df)  # an atomic rewrite: one derived column
+    store.write_parquet(record.manifest_path, df)  # an atomic rewrite: one derived column
 
     if ready:
         crop = {**info["crop"], "size": size, "grayscale": grayscale}
@@ -107,17 +105,26 @@ def align_dataset(name: str, size: int | None = None, detector: str = "mtcnn", m
         crop = face_block(detector, margin, size, grayscale)
     info["crop"] = crop
     info["faces"] = {
-        "file": "faces.npy", "shape": [len(df), size, size, channels], "detected": not ready,
+        "file": record.faces_path.name, "shape": [len(df), size, size, channels], "detected": not ready,
         "found": int(found.sum()), "no_face": int(df["q_no_face"].sum()), "skipped_corrupt": int(corrupt.sum()),
         "seconds": round(seconds, 1), "images_per_s": round(len(todo) / max(seconds, 1e-9), 1),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     info["checks"] = {**info.get("checks", {}), "q_no_face": int(df["q_no_face"].sum())}
-    store.write_json(folder / "dataset.json", info)
+    store.write_json(record.info_path, info)
     return info["faces"] | {"crop": crop}
+
+
+def describe(done: dict) -> str:
+    """One line on what an alignment did (the command line and the job log print it)."""
+    c = done["crop"]
+    how = "resized ready-made crops" if not done["detected"] else (
+        f"{c['detector']} detection, eyes levelled, margin {c['margin']}")
+    return (f"faces: {done['found']} aligned, {done['no_face']} without a face (centre crop, q_no_face), "
+            f"{done['skipped_corrupt']} corrupt skipped; {how}; {c['size']}x{c['size']} "
+            f"{'grayscale' if c['grayscale'] else 'RGB'}; {done['images_per_s']} images/s")
 
 
 def load_faces(name: str, mmap: bool = True) -> np.ndarray | None:
     """The aligned crops of a dataset (memory-mapped), or None before alignment."""
-    path = store.dataset_dir(name) / "faces.npy"
-    return np.load(path, mmap_mode="r" if mmap else None) if path.exists() else None
+    return Dataset(store.check_name(name, "dataset name")).faces(mmap)

@@ -15,7 +15,6 @@ import pandas as pd
 
 from fer import store
 from fer.data import dataset, exclusions
-from fer.data.align import load_faces
 from fer.images import fit_square, to_gray, to_rgb
 
 
@@ -30,10 +29,11 @@ class Split:
 
 
 def manifest_hash(name: str) -> str:
-    h = hashlib.sha256((store.dataset_dir(name) / "manifest.parquet").read_bytes())
-    exc = store.dataset_dir(name) / "exclusions.csv"
-    if exc.exists():
-        h.update(exc.read_bytes())
+    """The manifest and the user's decisions, hashed: which images a model was trained on."""
+    d = dataset.record(name)
+    h = hashlib.sha256(d.manifest_path.read_bytes())
+    if d.exclusions_path.exists():
+        h.update(d.exclusions_path.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -50,24 +50,28 @@ def _decode_all(name: str, rows: pd.DataFrame, size: int, channels: int, progres
 
 def load(name: str, size: int, channels: int, progress=None) -> dict[str, Split]:
     """train / val / test of a dataset as uint8 arrays (decoded once, then cached)."""
-    df = dataset.manifest(name).reset_index(drop=True)
+    record = dataset.record(name)
+    df = record.manifest().reset_index(drop=True)
     usable = exclusions.usable(df, name)
-    faces = load_faces(name)
+    faces = record.faces()
     if faces is not None and len(faces) == len(df):
         src = np.asarray(faces[usable.index.to_numpy()])
         if src.shape[1:] != (size, size, channels):
             src = np.stack([fit_square(a, size, channels) for a in src]) if len(src) else src.reshape(0, size, size, channels)
     else:
-        cache = store.dataset_dir(name) / f"cache-{size}-{channels}-{manifest_hash(name)}.npy"
+        cache = record.cache_path(size, channels, manifest_hash(name))
         if cache.exists():
             src = np.load(cache)
         else:
             src = _decode_all(name, usable, size, channels, progress)
-            for old in store.dataset_dir(name).glob(f"cache-{size}-{channels}-*.npy"):
+            for old in record.old_caches(size, channels):
                 old.unlink(missing_ok=True)
-            tmp = cache.with_suffix(".tmp.npy")
-            np.save(tmp, src)
-            tmp.replace(cache)
+
+            def save(tmp: str) -> None:
+                with open(tmp, "wb") as f:  # a file object: np.save would add ".npy" to a name
+                    np.save(f, src)
+
+            store.atomic_write(cache, save)
     out = {}
     labels = usable["label"].to_numpy(np.int64)
     for split in ("train", "val", "test"):
@@ -79,10 +83,11 @@ def load(name: str, size: int, channels: int, progress=None) -> dict[str, Split]
 def prepare_one(name: str, path: str, size: int, channels: int) -> np.ndarray:
     """One image of a dataset as a model of this input sees it (its aligned crop when the
     dataset has them, else the decoded image's centre square), uint8 size × size × channels."""
-    df = dataset.manifest(name)
-    faces = load_faces(name)
+    record = dataset.record(name)
+    df = record.manifest()
+    faces = record.faces()
     if faces is not None and len(faces) == len(df):
         row = int(np.flatnonzero((df["path"] == path).to_numpy())[0])
         return fit_square(np.asarray(faces[row]), size, channels)
-    img = dataset.load_image(dataset.info(name), path)
+    img = dataset.load_image(record.info(), path)
     return fit_square(to_gray(img) if channels == 1 else to_rgb(img), size, channels)

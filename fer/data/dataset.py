@@ -8,7 +8,6 @@ that is moved into place only when complete.
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -20,6 +19,7 @@ import pandas as pd
 
 import fer
 from fer import store
+from fer.store import Dataset, NotFound
 from fer.data import quality, splits
 from fer.data.formats import FORMATS, READY_48_GRAY, Record, detect
 from fer.data.scan import scan
@@ -92,9 +92,9 @@ def import_dataset(
 ) -> ImportResult:
     """Import one or more sources into ``datasets/<name>/``. Raises ``DatasetError`` or
     ``SourceError`` (with a one-line reason) before anything is written."""
-    store.check_name(name)
-    target = store.dataset_dir(name)
-    if (target / "dataset.json").exists() and not replace:
+    store.check_name(name, "dataset name")
+    target = Dataset(name).folder
+    if Dataset.exists(name) and not replace:
         raise DatasetError(f"dataset {name!r} exists already ({target}); choose another name or replace it")
     if not sources:
         raise DatasetError("no source given")
@@ -177,16 +177,16 @@ def import_dataset(
         # crops made by the dataset's authors need no detection; None: faces still to align
         "crop": _ready_made_crop(info_sources, df),
     }
-    store.datasets_dir().mkdir(parents=True, exist_ok=True)
-    tmp = store.datasets_dir() / f".{name}.importing-{time.time_ns()}"
-    tmp.mkdir()
+    tmp = store.new_folder_beside(target, "importing")
     try:
-        store.write_parquet(tmp / "manifest.parquet", df)
-        store.write_parquet(tmp / "near_pairs.parquet", pairs)
-        store.write_json(tmp / "dataset.json", info)
-        _swap_into_place(tmp, target)
+        built = Dataset(tmp.name)  # the same layout, in the hidden folder
+        store.write_parquet(tmp / built.manifest_path.name, df)
+        store.write_parquet(tmp / built.near_pairs_path.name, pairs)
+        store.write_json(tmp / built.info_path.name, info)
+        # an old dataset (and its decisions and uploads) is replaced only once the new one is complete
+        store.replace_folder(tmp, target, carry=store.layout.USER_FILES)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        store.remove_folder(tmp)
         raise
     t_end = time.perf_counter()
     seconds = {"list": t_list - t0, "scan": t_scan - t_list, "near_duplicates": t_pairs - t_scan,
@@ -209,44 +209,30 @@ def _ready_made_crop(sources: dict, df: pd.DataFrame) -> dict | None:
     return None
 
 
-def _swap_into_place(new: Path, target: Path) -> None:
-    """Move a finished dataset folder to ``target``; an old one (and its decisions) is replaced
-    only after the new one is complete. User files of the old folder are carried over."""
-    if not target.exists():
-        new.rename(target)
-        return
-    for keep in ("exclusions.csv", "sources"):
-        if (target / keep).exists() and not (new / keep).exists():
-            (target / keep).rename(new / keep)
-    old = target.with_name(f".{target.name}.old-{time.time_ns()}")
-    target.rename(old)
-    new.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 # -- reading ---------------------------------------------------------------------------------
 
+def record(name: str) -> Dataset:
+    """The store's record of dataset ``name``; ``DatasetError`` when there is none."""
+    try:
+        return Dataset.open(name)
+    except (NotFound, ValueError) as e:
+        raise DatasetError(str(e)) from None
+
+
 def info(name: str) -> dict:
-    d = store.read_json(store.dataset_dir(name) / "dataset.json")
-    if d is None:
-        raise DatasetError(f"no dataset named {name!r} in {store.datasets_dir()}")
-    return d
+    return record(name).info()
 
 
 def manifest(name: str) -> pd.DataFrame:
-    info(name)  # a clear error for a missing dataset
-    return pd.read_parquet(store.dataset_dir(name) / "manifest.parquet")
+    return record(name).manifest()
 
 
 def near_pairs(name: str) -> pd.DataFrame:
-    return pd.read_parquet(store.dataset_dir(name) / "near_pairs.parquet")
+    return record(name).near_pairs()
 
 
 def names() -> list[str]:
-    d = store.datasets_dir()
-    if not d.is_dir():
-        return []
-    return sorted(p.name for p in d.iterdir() if not p.name.startswith(".") and (p / "dataset.json").exists())
+    return [d.name for d in Dataset.list()]
 
 
 def summary(name: str) -> dict:
@@ -265,8 +251,23 @@ def summary(name: str) -> dict:
         "dropped": d.get("dropped", {}),
         "checks": quality.counts(df),
         "dup_groups": int(df["dup_group"].nunique()),
-        "bytes": store.disk_usage(store.dataset_dir(name)),
+        "bytes": store.disk_usage(record(name).folder),
     }
+
+
+def summary_text(s: dict) -> str:
+    """A dataset's summary as the command line prints it: counts per class and split, dropped
+    labels, each check's count."""
+    table = s["classes"].copy()
+    table["total"] = table.sum(axis=1)
+    table.loc["total"] = table.sum(axis=0)
+    return "\n".join([
+        f"dataset {s['name']}: {s['rows']} images from {', '.join(f'{k} ({v})' for k, v in s['sources'].items())}",
+        table.to_string(),
+        *(["dropped (outside the seven classes or unusable): " + ", ".join(f"{k}: {v}" for k, v in s["dropped"].items())]
+          if s["dropped"] else []),
+        "checks: " + ", ".join(f"{k[2:]}: {v}" for k, v in s["checks"].items()),
+    ])
 
 
 def read_bytes(dataset_info: dict, path: str) -> bytes:
@@ -293,4 +294,4 @@ def load_image(dataset_info: dict, path: str, max_pixels: int = MAX_PIXELS):
 
 
 __all__ = ["COLUMNS", "DatasetError", "ImportResult", "SourceError", "SourceSpec", "import_dataset", "info",
-           "load_image", "manifest", "names", "near_pairs", "read_bytes", "summary"]
+           "load_image", "manifest", "names", "near_pairs", "read_bytes", "record", "summary", "summary_text"]

@@ -20,13 +20,14 @@ import pandas as pd
 from filelock import FileLock
 
 from fer import store
+from fer.store import Dataset
 
 DECISIONS = ("exclude", "keep")
 COLUMNS = ["path", "decision", "check", "time"]
 
 
 def _file(name: str) -> Path:
-    return store.dataset_dir(name) / "exclusions.csv"
+    return Dataset(store.check_name(name, "dataset name")).exclusions_path
 
 
 def _lock(name: str):

@@ -1,5 +1,5 @@
-"""Evaluation in one place: metrics from probabilities, writing an evaluation of a model on a
-dataset split, and reading evaluations honestly (PR curves, calibration, breakdowns, leak-free
+"""Evaluation in one place: metrics from probabilities, writing an evaluation of a model version
+on a dataset split (``fer.store.Evaluation`` is where it lives), and reading evaluations honestly (PR curves, calibration, breakdowns, leak-free
 figures, mistakes, label-noise candidates).
 
 ``summary``, the readers and the analyses load with the package (numpy, pandas); running a model
@@ -10,12 +10,11 @@ from __future__ import annotations
 import importlib
 
 from fer.evaluation.analysis import (  # noqa: F401
-    PROB_COLUMNS, breakdown, calibration, evaluations_on, find, label_issues, leak_free, leaked, load, mistakes,
-    pr_curves, probs,
+    PROB_COLUMNS, breakdown, calibration, label_issues, leak_free, leaked, mistakes, pr_curves, probs,
 )
 from fer.evaluation.metrics import summary  # noqa: F401
 
-_LAZY = {"SPLIT_CHOICES", "evaluate_model", "write_evaluation", "launch", "eval_root"}
+_LAZY = {"SPLIT_CHOICES", "evaluate_model", "write_evaluation"}
 
 
 def __getattr__(name: str):

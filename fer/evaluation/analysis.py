@@ -1,32 +1,17 @@
 """Reading evaluations honestly: PR curves, calibration, breakdowns and leak-free figures.
 
-An evaluation is a folder ``eval/<dataset>/<split>/`` (or ``evals/<model>/<dataset>/<split>/``)
-with ``summary.json`` and ``predictions.parquet`` (per image: path, split, source, label,
-prediction, p_<class>); a flip test-time-augmentation run adds ``summary_flip.json``.
+An evaluation (``fer.store.Evaluation``) holds a summary and the predictions per image (path,
+split, source, label, prediction, p_<class>); these functions take the predictions table.
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from fer import store
 from fer.evaluation import metrics
 from fer.labels import CLASSES
 
 PROB_COLUMNS = [f"p_{c}" for c in CLASSES]
-
-
-def find(root: Path) -> list[Path]:
-    """Every evaluation folder ``<dataset>/<split>`` under an evaluation root
-    (``fer.evaluation.eval_root``)."""
-    return sorted(p.parent for p in Path(root).glob("*/*/summary.json"))
-
-
-def load(eval_dir: Path) -> tuple[dict, pd.DataFrame]:
-    eval_dir = Path(eval_dir)
-    return store.read_json(eval_dir / "summary.json", {}) or {}, pd.read_parquet(eval_dir / "predictions.parquet")
 
 
 def probs(pred: pd.DataFrame) -> np.ndarray:
@@ -142,15 +127,3 @@ def label_issues(pred: pd.DataFrame, min_confidence: float = 0.8) -> pd.DataFram
                       predicted=np.array(CLASSES, dtype=object)[p.argmax(1)])
     out = out[(out["prediction"] != out["label"]) & (out["predicted_p"] >= min_confidence)]
     return out.sort_values("given_label_p")
-
-
-def evaluations_on(dataset_name: str) -> dict[str, Path]:
-    """Every evaluation of any run or model on ``dataset_name``: 'owner / split' → folder."""
-    out = {}
-    for root in (store.runs_dir(), store.models_dir()):
-        for p in sorted(root.glob(f"*/eval/{dataset_name}/*/predictions.parquet")) if root.is_dir() else []:
-            out[f"{p.parents[3].name} / {p.parent.name}"] = p.parent
-    evals = store.root() / "evals"
-    for p in sorted(evals.glob(f"*/{dataset_name}/*/predictions.parquet")) if evals.is_dir() else []:
-        out[f"{p.parents[2].name} / {p.parent.name}"] = p.parent
-    return out

@@ -2,11 +2,10 @@
 feed the model).
 
 Which folder a name means (a run, a model version, the shipped model) is the store's business
-(``fer.store.resolve_model``); this module reads and writes one folder.
+(``fer.store.resolve_model``); this module reads and writes one folder, wherever it is.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import subprocess
@@ -14,32 +13,10 @@ from pathlib import Path
 
 from fer import store
 from fer.labels import CLASSES
-
-SHIPPED = Path(__file__).resolve().parent.parent / "pretrained" / "default"
-WEIGHTS = "model.safetensors"
-META = "model.json"
-
-
-class ModelNotFound(ValueError):
-    pass
-
-
-def resolve(x: str | Path) -> Path:
-    """The model folder ``x`` names; ``ModelNotFound`` with what was tried otherwise."""
-    x = str(x)
-    p = Path(x).expanduser()
-    candidates = []
-    if p.exists():
-        candidates.append(p if p.is_dir() else p.parent)
-    if store.NAME_RE.match(x):
-        candidates += [store.runs_dir() / x, store.models_dir() / x]
-        if x == "default":
-            candidates.append(SHIPPED)
-    for c in candidates:
-        if (c / META).exists() and (c / WEIGHTS).exists():
-            return c
-    raise ModelNotFound(f"no model {x!r}: not a model folder, a finished run, a model in {store.models_dir()}"
-                        + (", nor shipped with FER Studio" if x == "default" else ""))
+from fer.store import ModelNotFound  # noqa: F401  (what resolving a model name raises)
+from fer.store.layout import MODEL_META as META
+from fer.store.layout import SHIPPED  # noqa: F401  (the model inside the package)
+from fer.store.layout import WEIGHTS
 
 
 def read_meta(folder: Path) -> dict:
@@ -52,12 +29,8 @@ def save(folder: Path, model, meta: dict) -> None:
     from safetensors.torch import save_file  # imports torch: only where weights are written
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().cpu() for k, v in unwrap(model).state_dict().items()}
-    tmp = folder / f".{WEIGHTS}.tmp"
-    save_file(state, str(tmp))
-    tmp.chmod(0o644)
-    tmp.replace(folder / WEIGHTS)
+    store.atomic_write(folder / WEIGHTS, lambda tmp: save_file(state, tmp))
     store.write_json(folder / META, meta)
 
 
@@ -77,15 +50,6 @@ def load(folder: Path, device: str = "cpu"):
                    "dropout": meta.get("dropout", 0.0)}, num_classes=len(meta["classes"]), for_training=False)
     model.load_state_dict(load_file(str(folder / WEIGHTS), device="cpu"))
     return model.to(device).eval(), meta
-
-
-def sha256(folder: Path) -> str:
-    """The sha256 of the weights file: which model a result came from."""
-    h = hashlib.sha256()
-    with open(Path(folder) / WEIGHTS, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def unwrap(model):

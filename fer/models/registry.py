@@ -17,6 +17,7 @@ import torch.nn as nn
 from timm.models import register_model
 
 from fer.labels import NUM_CLASSES
+from fer.store.layout import MODEL_META, WEIGHTS
 
 
 class ModelError(ValueError):
@@ -164,7 +165,7 @@ def build(mcfg: dict, num_classes: int = NUM_CLASSES, for_training: bool = True)
             cached = Path(torch.hub.get_dir()) / "checkpoints" / "20180402-114759-vggface2.pt"
             if not cached.exists() and not _online("github.com"):
                 raise ModelError("facenet_vggface2: the VGGFace2 weights need the network once (no cached copy); "
-                                 "set model.pretrained: false, or model.weights: a 7-class model.safetensors")
+                                 f"set model.pretrained: false, or model.weights: a 7-class {WEIGHTS}")
         elif not _online():
             os.environ["HF_HUB_OFFLINE"] = "1"  # use a cached copy if there is one, without 45 s of retries
         try:
@@ -178,4 +179,4 @@ def build(mcfg: dict, num_classes: int = NUM_CLASSES, for_training: bool = True)
 
 
 def _is_fer_checkpoint(path: Path) -> bool:
-    return (path.parent / "model.json").exists()
+    return (path.parent / MODEL_META).exists()

@@ -1,7 +1,9 @@
 """Training configs: defaults, YAML presets, ``--set key=value`` overrides, validation.
 
 A config is a plain nested dict; the resolved one is written into the run folder as
-``config.yaml`` so that ``--config runs/<id>/config.yaml`` reruns it exactly.
+``config.yaml`` so that ``--config runs/<id>/config.yaml`` reruns it exactly. Presets ship with
+the package (``fer/presets/*.yaml``; ``training/configs/`` in a checkout is the same folder), and
+``--config`` takes a preset's name or a file.
 """
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import copy
 from pathlib import Path
 
 import yaml
+
+from fer.store.layout import WEIGHTS
 
 # Every key, its default and its meaning: the README's config table is generated from this.
 SCHEMA: dict[str, tuple] = {
@@ -22,7 +26,7 @@ SCHEMA: dict[str, tuple] = {
     "channels_last": (True, "channels-last memory format (CUDA, and CPU where it is faster)"),
     "model.backbone": ("fer_cnn", "timm model name (resnet18, convnext_tiny, ...), fer_cnn or facenet_vggface2"),
     "model.pretrained": (False, "start from pretrained weights (needs the hub, or model.weights)"),
-    "model.weights": (None, "a local weights file: timm ImageNet weights, or a 7-class model.safetensors"),
+    "model.weights": (None, f"a local weights file: timm ImageNet weights, or a 7-class {WEIGHTS}"),
     "model.input_size": (48, "input side in pixels"),
     "model.channels": (1, "1 (grayscale) or 3 (RGB)"),
     "model.dropout": (0.3, "dropout before the classifier"),
@@ -63,8 +67,28 @@ CHOICES = {
 }
 
 
+PRESETS = Path(__file__).resolve().parents[1] / "presets"
+
+
 class ConfigError(ValueError):
     """A config that cannot train: the message names the key and what is wrong."""
+
+
+def presets() -> dict[str, dict]:
+    """The presets shipped with the package, by name."""
+    return {p.stem: yaml.safe_load(p.read_text("utf-8")) or {} for p in sorted(PRESETS.glob("*.yaml"))}
+
+
+def config_file(preset_or_file: str | Path) -> Path:
+    """A YAML file as given, else the preset of that name; ``ConfigError`` naming both otherwise."""
+    path = Path(preset_or_file).expanduser()
+    if path.is_file():
+        return path
+    preset = PRESETS / f"{preset_or_file}.yaml"
+    if str(preset_or_file) and "/" not in str(preset_or_file) and preset.is_file():
+        return preset
+    names = ", ".join(p.stem for p in sorted(PRESETS.glob("*.yaml")))
+    raise ConfigError(f"--config {preset_or_file}: no such config file, nor a preset ({names})")
 
 
 def defaults() -> dict:
@@ -121,8 +145,10 @@ def resolve(base: dict | None = None, sets: list[str] | None = None) -> dict:
 
 
 def load(path: str | Path, sets: list[str] | None = None) -> dict:
+    """A preset (by name) or a YAML file, resolved with ``sets``."""
+    path = config_file(path)
     try:
-        base = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+        base = yaml.safe_load(path.read_text("utf-8")) or {}
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
     except yaml.YAMLError as e:

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from fer.data.arrays import Split
-from fer.data.manage import class_weights
+from fer.data.stats import class_weights
 from fer.labels import CLASSES
 
 

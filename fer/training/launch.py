@@ -3,28 +3,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fer import jobs, runs
-from fer.runs import eta_seconds, resume, train_command
+from fer import jobs
+from fer.jobs import resume_run as resume
+from fer.runs import eta_seconds
+from fer.store import Run
 from fer.training import config as C
 from fer.training import trainer
+from fer.training.config import presets
 
 
 def launch(cfg: dict, device: str | None = None) -> Path:
     """Validate ``cfg`` (``ConfigError`` before anything is written), create the run, queue it."""
     trainer.prepare(cfg)
-    folder = runs.create(cfg)
-    jobs.submit(folder, train_command(folder.name), kind="train", device=device)
-    return folder
-
-
-def presets(folder: Path | None = None) -> dict[str, dict]:
-    """The YAML presets of training/configs/, by file stem."""
-    from fer import store
-
-    folder = folder or store.REPO_ROOT / "training" / "configs"
-    import yaml
-
-    return {p.stem: yaml.safe_load(p.read_text("utf-8")) or {} for p in sorted(Path(folder).glob("*.yaml"))}
+    run = Run.create(cfg)
+    return jobs.submit("train", {"run": run.id}, device=device)
 
 
 __all__ = ["C", "eta_seconds", "launch", "presets", "resume"]

@@ -7,7 +7,6 @@ writes ``cancelled``), and under ``torchrun`` trains with DistributedDataParalle
 from __future__ import annotations
 
 import os
-import signal
 import time
 from pathlib import Path
 
@@ -15,12 +14,14 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from fer import jobs, models, runs, store
+from fer import models, store
+from fer.jobs import job_harness
 from fer.data import dataset
 from fer.labels import CLASSES, NUM_CLASSES
 from fer.training import config as C
 from fer.data import arrays
 from fer.evaluation import metrics, write_evaluation
+from fer.store import Evaluation, Run, now
 from fer.models import normalisation
 from fer.training import data, engine, transfer
 from fer.training.augment import BatchAugment
@@ -47,21 +48,8 @@ def prepare(cfg: dict) -> None:
                             "fer_cnn or facenet_vggface2)")
 
 
-class _Stop:
-    """SIGTERM asks the loop to stop at the next batch; the run then saves and exits."""
-
-    def __init__(self):
-        self.requested = False
-        signal.signal(signal.SIGTERM, self._handle)
-
-    def _handle(self, *_):
-        self.requested = True
-
-    def __call__(self) -> bool:
-        return self.requested
-
-
-def _dist() -> tuple[int, int]:
+def init_distributed() -> tuple[int, int]:
+    """(rank, world size); under torchrun the process group is set up once."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
         backend = "nccl" if torch.cuda.is_available() and os.environ.get("FER_DEVICE", "auto") != "cpu" else "gloo"
         torch.distributed.init_process_group(backend)
@@ -70,32 +58,35 @@ def _dist() -> tuple[int, int]:
     return 0, 1
 
 
+def shared_run(create) -> Run:
+    """The run every rank trains into: rank 0 makes it (``create()``), the others get its folder."""
+    run_ = create() if int(os.environ.get("RANK", "0")) == 0 else None
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        init_distributed()
+        box = [str(run_.folder) if run_ else None]
+        torch.distributed.broadcast_object_list(box, src=0)
+        run_ = Run(Path(box[0]))
+    return run_
+
+
 def run(folder: Path, log=print) -> dict:
-    folder = Path(folder)
-    cfg = C.resolve(runs.config(folder))  # keys added since the run was made take their defaults
+    run_ = Run(Path(folder))
+    cfg = C.resolve(run_.config())  # keys added since the run was made take their defaults
     prepare(cfg)
-    rank, world = _dist()
+    rank, world = init_distributed()
     main = rank == 0
-    beat = jobs.Heartbeat(folder) if main else None
-    stop = _Stop()
-    if beat:
-        beat.__enter__()
-    try:
-        result = _train(folder, cfg, rank, world, stop, beat, log if main else (lambda *a, **k: None))
-    except BaseException as e:
-        if beat:
-            beat.finish("failed", error=f"{type(e).__name__}: {e}")
-            beat.__exit__(None, None, None)
-        raise
-    if beat:
-        beat.finish(result["state"], epoch=result["epoch"])
-        beat.__exit__(None, None, None)
+    with job_harness(run_.folder, enabled=main) as job:
+        result = _train(run_, cfg, rank, world, job, log if main else (lambda *a, **k: None))
+        job.end(result["state"], epoch=result["epoch"])
+        job.closing = f"run {run_.id}: {result['state']} after {result['epoch']} epochs; wrote {run_.folder}"
     if world > 1:
         torch.distributed.destroy_process_group()
     return result
 
 
-def _train(folder: Path, cfg: dict, rank: int, world: int, stop: _Stop, beat, log) -> dict:
+def _train(run_: Run, cfg: dict, rank: int, world: int, job, log) -> dict:
+    folder = run_.folder
+    stop, beat = job.should_stop, job if rank == 0 else None
     torch.manual_seed(cfg["seed"] + rank)
     np.random.seed(cfg["seed"])
     device = pick_device(cfg["device"])
@@ -168,7 +159,7 @@ def _train(folder: Path, cfg: dict, rank: int, world: int, stop: _Stop, beat, lo
 
     state = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "best_val_loss": float("inf"), "bad_epochs": 0,
              "seconds": 0.0}
-    last = folder / "last.pt"
+    last = run_.checkpoint_path
     if last.exists():  # resume: weights, optimizer, EMA, counters and random state
         ck = torch.load(last, map_location=device, weights_only=True)
         model.load_state_dict(ck["model"])
@@ -193,7 +184,7 @@ def _train(folder: Path, cfg: dict, rank: int, world: int, stop: _Stop, beat, lo
 
         def progress(p, epoch=epoch):
             if beat:
-                runs.append_metrics(folder, {"kind": "progress", "epoch": epoch + 1, **p})
+                run_.append_metrics({"kind": "progress", "epoch": epoch + 1, **p})
                 beat.progress(epoch=epoch + 1, progress=p["batch"] / p["batches"])
 
         model_ddp.train()
@@ -206,7 +197,7 @@ def _train(folder: Path, cfg: dict, rank: int, world: int, stop: _Stop, beat, lo
         if stop():
             final_state = "cancelled"
             log("stopping: SIGTERM received")
-            _save_last(folder, model, optimizer, ema, state, rank)
+            _save_last(run_, model, optimizer, ema, state, rank)
             break
         state["step"] += stats["steps"]
         eval_model = ema.module if ema is not None else model
@@ -225,7 +216,7 @@ def _train(folder: Path, cfg: dict, rank: int, world: int, stop: _Stop, beat, lo
         value = {"val_macro_f1": vs["macro_f1"], "val_accuracy": vs["accuracy"], "val_loss": -vs["loss"]}[monitor]
         state["epoch"] = epoch + 1
         if rank == 0:
-            runs.append_metrics(folder, record)
+            run_.append_metrics(record)
             if state["best"] is None or value > state["best"]:
                 state["best"], state["best_epoch"] = value, epoch + 1
                 meta = {**meta_base, "metrics": {"best_epoch": epoch + 1, "val": {k: vs[k] for k in (
@@ -235,7 +226,7 @@ def _train(folder: Path, cfg: dict, rank: int, world: int, stop: _Stop, beat, lo
             state["best_val_loss"], state["bad_epochs"] = vs["loss"], 0
         else:
             state["bad_epochs"] += 1
-        _save_last(folder, model, optimizer, ema, state, rank)
+        _save_last(run_, model, optimizer, ema, state, rank)
         patience = cfg["early_stopping"]["patience"]
         if patience and state["bad_epochs"] >= patience:
             log(f"early stop: val loss has not improved for {patience} epochs")
@@ -245,26 +236,24 @@ def _train(folder: Path, cfg: dict, rank: int, world: int, stop: _Stop, beat, lo
         best_model, meta = models.load(folder, device=str(device))
         for split in cfg["eval_splits"]:
             if len(splits[split]):
-                out = write_evaluation(best_model, meta, splits[split], cfg["dataset"], split,
-                                                folder / "eval" / cfg["dataset"] / split, device=device)
+                out = write_evaluation(best_model, meta, splits[split],
+                                       Evaluation.for_model(run_.model(), cfg["dataset"], split), device=device)
                 meta["metrics"][split] = {k: out[k] for k in ("n", "accuracy", "macro_precision", "macro_recall",
                                                               "macro_f1", "top3_accuracy", "loss")}
                 log(f"{split}: accuracy {out['accuracy']:.4f}, macro-F1 {out['macro_f1']:.4f} ({out['n']} images)")
         meta["metrics"]["epochs_run"] = state["epoch"]
         meta["metrics"]["train_seconds"] = round(state["seconds"], 1)
-        store.write_json(folder / "model.json", meta)
+        models.write_meta(folder, meta)
     return {"state": final_state, "epoch": state["epoch"], "best": state["best"], "best_epoch": state["best_epoch"]}
 
 
-def _save_last(folder: Path, model, optimizer, ema, state: dict, rank: int) -> None:
+def _save_last(run_: Run, model, optimizer, ema, state: dict, rank: int) -> None:
     if rank:
         return
     ck = {"model": models.unwrap(model).state_dict(), "optimizer": optimizer.state_dict(), "state": state}
     if ema is not None:
         ck["ema"] = ema.module.state_dict()
-    tmp = folder / ".last.pt.tmp"
-    torch.save(ck, tmp)
-    tmp.replace(folder / "last.pt")
+    store.atomic_write(run_.checkpoint_path, lambda tmp: torch.save(ck, tmp))
 
 
 def _model_meta(cfg: dict, mean: list[float], std: list[float]) -> dict:
@@ -283,5 +272,5 @@ def _model_meta(cfg: dict, mean: list[float], std: list[float]) -> dict:
                  "splits": info.get("splits"), "sources": {k: v["format"] for k, v in info["sources"].items()}},
         "training": {"config": cfg},
         **models.environment(),
-        "created": jobs.now(),
+        "created": now(),
     }

@@ -1,46 +1,46 @@
-"""Cached readers of datasets for the Dataset and Quality pages, and thumbnails."""
+"""Cached readers of datasets for the Dataset and Quality pages, and thumbnails. Each is keyed on
+the dataset's version (``Dataset.stamp``: its files' sizes and times), so it cannot go stale."""
 from __future__ import annotations
 
 import streamlit as st
 
-from fer import store
-from fer.data import dataset, quality
+from fer.data import dataset, quality, stats
+from fer.store import Dataset
 
 
-def _mtime(name: str) -> float:
-    return (store.dataset_dir(name) / "manifest.parquet").stat().st_mtime
+def _stamp(name: str) -> tuple:
+    return Dataset.open(name).stamp
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _manifest(name: str, mtime: float):
+def _manifest(name: str, stamp: tuple):
     return dataset.manifest(name)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _pairs(name: str, mtime: float):
+def _pairs(name: str, stamp: tuple):
     return dataset.near_pairs(name)
 
 
 def manifest(name: str):
-    return _manifest(name, _mtime(name))
+    return _manifest(name, _stamp(name))
 
 
 def pairs(name: str):
-    return _pairs(name, _mtime(name))
+    return _pairs(name, _stamp(name))
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _flagged(name: str, mtime: float, view: str, threshold):
-    return quality.flagged(_manifest(name, mtime), _pairs(name, mtime), view, threshold)
+def _flagged(name: str, stamp: tuple, view: str, threshold):
+    return quality.flagged(_manifest(name, stamp), _pairs(name, stamp), view, threshold)
 
 
 def flagged(name: str, view: str, threshold):
-    return _flagged(name, _mtime(name), view, threshold)
+    return _flagged(name, _stamp(name), view, threshold)
 
 
 @st.cache_data(show_spinner=False, max_entries=4096)
-def thumbnail(name: str, path: str, side: int = 96):
-    """A small RGB thumbnail of a dataset image (None when it cannot be read any more)."""
+def _thumbnail(name: str, sources: tuple, path: str, side: int):
     from fer.images import to_rgb
 
     try:
@@ -51,14 +51,18 @@ def thumbnail(name: str, path: str, side: int = 96):
     return to_rgb(img)
 
 
+def thumbnail(name: str, path: str, side: int = 96):
+    """A small RGB thumbnail of a dataset image (None when it cannot be read any more); keyed on
+    the dataset's description, which a re-import with changed sources rewrites."""
+    return _thumbnail(name, Dataset.open(name).stamp[1], path, side)
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
-def _explore(name: str, mtime: float) -> dict:
+def _explore(name: str, stamp: tuple) -> dict:
     import numpy as np
     import pandas as pd
 
-    from fer.data import manage
-
-    df = _manifest(name, mtime)
+    df = _manifest(name, stamp)
     ok = df[~df["q_corrupt"]]
     hist = {}
     for stat, hi in (("mean", 255.0), ("std", 128.0)):
@@ -71,23 +75,27 @@ def _explore(name: str, mtime: float) -> dict:
             hist[(stat, by)] = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     sizes = (df["width"].astype(str) + "×" + df["height"].astype(str)).value_counts().head(8)
     return {
-        "split": manage.distribution(df, "split"), "source": manage.distribution(df, "source"),
-        "balance": manage.balance(df), "leakage": manage.leakage(df), "hist": hist,
+        "split": stats.distribution(df, "split"), "source": stats.distribution(df, "source"),
+        "balance": stats.balance(df), "leakage": stats.leakage(df), "hist": hist,
         "sizes": pd.DataFrame({"size": sizes.index, "images": sizes.values}),
         "modes": df["mode"].value_counts().to_dict(),
         "csv": df.to_csv(index=False).encode(),
-        "parquet": (store.dataset_dir(name) / "manifest.parquet").read_bytes(),
+        "parquet": Dataset.open(name).manifest_path.read_bytes(),
     }
 
 
 def explore(name: str) -> dict:
     """Every table the Dataset page shows for a dataset, computed once per manifest version."""
-    return _explore(name, _mtime(name))
+    return _explore(name, _stamp(name))
+
+
+def alignment_preview(name: str, seed: int, detector: str) -> list:
+    """One image per class, (label, RGB upscaled when small, faces found)."""
+    return _alignment_preview(name, _stamp(name), seed, detector)
 
 
 @st.cache_data(show_spinner="Finding faces…", max_entries=16)
-def alignment_preview(name: str, seed: int, detector: str) -> list:
-    """One image per class, (label, RGB upscaled when small, faces found)."""
+def _alignment_preview(name: str, stamp: tuple, seed: int, detector: str) -> list:
     import cv2
     import numpy as np
 
@@ -95,7 +103,7 @@ def alignment_preview(name: str, seed: int, detector: str) -> list:
     from fer.images import to_rgb
     from fer.labels import CLASSES
 
-    df = _manifest(name, _mtime(name))
+    df = _manifest(name, stamp)
     d = dataset.info(name)
     out = []
     for cls in CLASSES:

@@ -1,56 +1,76 @@
-"""Choosing and loading a model on a page (default preselected; runs and named models listed)."""
+"""The model picker: choose a model on a page (``default`` preselected; named models and finished
+runs listed; ``?model=`` takes any model id, ``NAME@VERSION`` included) and load it once."""
 from __future__ import annotations
 
 import streamlit as st
 
-from fer import jobs, models, store
+from fer.store import DEFAULT, Model, ModelNotFound, ModelVersion, Run, resolve_model
 from fer.ui import params
 
 
-def choices() -> dict[str, str]:
-    """label → what ``Predictor.load`` takes; ``default`` first when there is one."""
+def choices() -> dict[str, ModelVersion]:
+    """label → model version: the current version of every named model (``default`` first when
+    there is one), then every finished run."""
     out = {}
-    try:
-        f = models.resolve("default")
-        out[f"default ({'shipped' if f == models.SHIPPED else 'models/default'})"] = "default"
-    except models.ModelNotFound:
-        pass
-    if store.models_dir().is_dir():
-        for f in sorted(store.models_dir().iterdir()):
-            if f.name != "default" and (f / "model.json").exists():
-                out[f"model {f.name}"] = f.name
-    if store.runs_dir().is_dir():
-        for f in sorted(store.runs_dir().iterdir(), reverse=True):
-            if (f / "model.safetensors").exists() and jobs.status(f)["state"] == "finished":
-                name = (store.read_json(f / "run.json", {}) or {}).get("name", f.name)
-                out[f"run {name} ({f.name})"] = f.name
+    for m in Model.list():
+        try:
+            v = m.current()
+        except ModelNotFound:
+            continue
+        label = f"default ({'shipped' if v.kind == 'shipped' else f'version {v.version}'})" if m.name == DEFAULT \
+            else f"model {m.name} (version {v.version})"
+        out[label] = v
+    for run in Run.list():
+        if run.has_weights and run.state == "finished":
+            out[f"run {run.name} ({run.id})"] = run.model()
     return out
 
 
-@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def load_predictor(folder: str, detector: str | None):
-    from fer.predict import Predictor
+def chosen_model(key: str, params_read: tuple[str, ...] = ("model",)) -> ModelVersion | None:
+    """A model chosen in the sidebar; the first of ``params_read`` in the query string (a model id:
+    a run id, ``NAME``, ``NAME@VERSION``) preselects it, an earlier version of a name included,
+    and one the store refuses gets a warning. None when there is no model at all."""
+    options = choices()
+    param = next((p for p in params_read if st.query_params.get(p)), params_read[0])
+    want = params.resolved(param, lambda v: resolve_model(v, allow_paths=False), "model or run",
+                           instead=repr(next(iter(options), "no model")))
+    index = 0
+    if want is not None:
+        refs = [v.ref for v in options.values()]
+        if want.ref not in refs:
+            options[want.ref] = want
+            refs.append(want.ref)
+        index = refs.index(want.ref)
+    if not options:
+        return None
+    label = st.sidebar.selectbox("Model", list(options), index=index, key=f"{key}-model")
+    return options[label]
 
-    return Predictor.load(folder, detector=detector)
+
+@st.cache_resource(show_spinner="Loading the model…", max_entries=4)
+def _predictor(ref: str, stamp: tuple, detector: str | None):
+    from fer.predict import Predictor  # torch: loaded on the pages that run a model
+
+    return Predictor.load(resolve_model(ref, allow_paths=False), detector=detector)
+
+
+def load_predictor(version: ModelVersion, detector: str | None = None):
+    """A ``Predictor`` for this exact version, loaded once per version of its files."""
+    return _predictor(version.ref, version.stamp, detector)
 
 
 def picker(key: str = "model"):
     """Model and detector widgets in the sidebar; returns a loaded ``Predictor`` or None."""
-    options = choices()
-    if not options:
+    version = chosen_model(key)
+    if version is None:
         st.info("No model yet: train one on the Train page, or import a dataset and run "
-                "`python -m training.train --config training/configs/fer2013_cpu.yaml`.")
+                "`python -m fer train --config fer2013_cpu --set dataset=NAME`.")
         return None
-    labels = list(options)
-    wanted = params.wanted("model", list(options.values()), "model or run", instead=repr(labels[0]))
-    index = next((i for i, l in enumerate(labels) if options[l] == wanted), 0)
-    label = st.sidebar.selectbox("Model", labels, index=index, key=f"{key}-model")
-    folder = str(models.resolve(options[label]))
-    trained = (models.read_meta(folder).get("face") or {}).get("detector") or "mtcnn"
+    trained = (version.meta().get("face") or {}).get("detector") or "mtcnn"
     detector = st.sidebar.selectbox("Face detector", ["as trained", "mtcnn", "haar"], key=f"{key}-detector",
                                     help=f"this model's faces were prepared with {trained}; Haar is faster, MTCNN "
                                          "finds more faces and levels the eyes")
-    predictor = load_predictor(folder, None if detector == "as trained" else detector)
+    predictor = load_predictor(version, None if detector == "as trained" else detector)
     if predictor.warning:
         st.sidebar.warning(predictor.warning)
     return predictor

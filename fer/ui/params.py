@@ -1,17 +1,19 @@
-"""Query parameters (``?dataset=``, ``?run=``, ``?eval=``, ...) read by the pages.
+"""Query parameters (``?dataset=``, ``?run=``, ``?model=``, ``?eval=``, ``?image=``, ...) read by
+the pages.
 
-A parameter only ever selects among what the store lists (names, ids, classes, image paths of
-an evaluation); it is never joined into a path. A value that names nothing there (a typo, an
-old bookmark, ``..``, an absolute path) is ignored with a warning that says what was asked and
-what is shown instead.
+A parameter only ever selects among what the store lists (names, classes), or is an id the store
+resolves and checks (``resolved``: a model, an evaluation, an image); it is never joined into a
+path. A value that names nothing there (a typo, an old bookmark, ``..``, an absolute path, a link
+out of the store) is ignored with a warning that says what was asked and what is shown instead.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
 
 import streamlit as st
 
 SHOWN = 60  # characters of a rejected value repeated back to the user
+T = TypeVar("T")
 
 
 def shown(value: str) -> str:
@@ -30,8 +32,7 @@ def wanted(param: str, options: Sequence[str], what: str, instead: str | None = 
         return None
     if value in options:
         return value
-    st.warning(f"?{param}={shown(value)}: no {what} of that name here"
-               + (f"; showing {instead} instead." if instead else "; ignored."))
+    refuse(param, value, what, instead)
     return None
 
 
@@ -39,3 +40,22 @@ def index(param: str, options: Sequence[str], what: str) -> int:
     """The index of ``?param=`` among ``options`` for a select box (0 when absent or unknown)."""
     value = wanted(param, options, what, instead=repr(options[0]) if options else None)
     return list(options).index(value) if value is not None else 0
+
+
+def refuse(param: str, value: str, what: str, instead: str | None = None) -> None:
+    """The warning for ``?param=value`` that names nothing (the value shown once, as code)."""
+    st.warning(f"?{param}={shown(value)}: no {what} of that name here"
+               + (f"; showing {instead} instead." if instead else "; ignored."))
+
+
+def resolved(param: str, resolve: Callable[[str], T], what: str, instead: str | None = None) -> T | None:
+    """What the store makes of ``?param=`` (``resolve`` checks it: names only, nothing outside the
+    store, no unknown id), or None when it is absent or refused; then a warning says so."""
+    value = st.query_params.get(param)
+    if not value:
+        return None
+    try:
+        return resolve(value)
+    except ValueError:  # the store's NotFound and StoreError are ValueErrors
+        refuse(param, value, what, instead)
+        return None

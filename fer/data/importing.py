@@ -1,0 +1,73 @@
+"""Bringing datasets in from the pages: preview a label mapping, accept a server folder (inside
+the import roots) or an uploaded zip, and import, re-import or align as a job."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pandas as pd
+
+from fer import jobs, settings, store
+from fer.data import archive, dataset
+from fer.data.formats import FORMATS, detect
+from fer.data.sources import SourceError, SourceFiles
+from fer.labels import CLASSES, LabelMapper, parse_mapping
+from fer.store import Dataset
+
+
+def preview(sources: list[dataset.SourceSpec], mapping: list[str] | None = None) -> dict:
+    """What an import would bring in, without decoding an image: per source its format and the
+    images per canonical class, and the labels that would be dropped. Uses the same adapters and
+    mapper as the import."""
+    mapper = LabelMapper(user=parse_mapping(mapping))
+    per_source, formats = {}, {}
+    for spec in sources:
+        files = SourceFiles(spec.location)
+        fmt = spec.format or detect(files, mapper)
+        counts = Counter(r.label for r in FORMATS[fmt].read(files, mapper))
+        per_source[files.label] = {c: counts.get(i, 0) for i, c in enumerate(CLASSES)}
+        formats[files.label] = fmt
+    table = pd.DataFrame(per_source).reindex(list(CLASSES)).fillna(0).astype(int)
+    return {"formats": formats, "counts": table, "dropped": dict(mapper.dropped.most_common())}
+
+
+def check_folder(path: str) -> Path:
+    """A server folder the app may import from (inside the import roots of the settings)."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise SourceError(f"{path}: no such file or folder")
+    if not settings.within_import_roots(p):
+        roots = ", ".join(settings.load().import_roots)
+        raise SourceError(f"{path} is outside the import roots ({roots}); add its folder to the settings first")
+    return p.resolve()
+
+
+def save_upload(name: str, filename: str, data: bytes) -> Path:
+    """Keep an uploaded zip under ``datasets/<name>/sources/`` after judging it whole as an
+    import does (``fer.data.archive.judge``: member names, count, compression ratio)."""
+    store.check_name(name, "dataset name")
+    archive.judge(data, filename)
+    safe = Path(filename).name or "upload.zip"
+    return store.write_bytes(Dataset(name).sources_dir / safe, data)
+
+
+def launch_import(sources: list[dataset.SourceSpec], name: str, mapping: list[str] | None = None,
+                  align: bool = False, replace: bool = False, seed: int = 0) -> Path:
+    """Queue an import job (its arguments checked first: nothing is queued otherwise); returns
+    its folder."""
+    return jobs.submit("import", {"name": name, "sources": [{"location": str(s.location), "format": s.format}
+                                                             for s in sources],
+                                  "mapping": list(mapping or []), "align": align, "replace": replace, "seed": seed})
+
+
+def launch_align(name: str, detector: str = "mtcnn", size: int | None = None) -> Path:
+    """Queue an alignment job; returns its folder."""
+    return jobs.submit("align", {"name": name, "detector": detector, "size": size})
+
+
+def reimport(name: str) -> Path:
+    """The same sources, formats, mapping and seed again (files changed on disk), as a job."""
+    info = dataset.info(name)
+    specs = [dataset.SourceSpec(s["location"], s["format"]) for s in info["sources"].values()]
+    mapping = [f"{k}={v}" for k, v in info.get("label_map", {}).items()]
+    return launch_import(specs, name, mapping, replace=True, seed=int((info.get("split") or {}).get("seed", 0)))

@@ -1,0 +1,177 @@
+"""The kinds of job FER Studio runs, each with the validation the pages apply to the same input:
+``train`` (a run of the store, its config checked against the config schema), ``evaluate``,
+``import`` (sources inside the import roots, or uploads kept in the dataset) and ``align``.
+
+Checks are light (no torch): the page process and every finishing job re-run them before a job
+starts. The work itself happens in the job's process; what it needs (torch, the trainer) is
+imported there, inside the ``run_*`` functions, so that listing and queueing jobs stays cheap.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from fer import settings
+from fer.data.formats import FORMATS
+from fer.faces import METHODS
+from fer.jobs.harness import job_harness
+from fer.jobs.registry import JobError, JobKind, register
+from fer.labels import parse_mapping
+from fer.store import EVAL_SPLITS, Dataset, Run, check_name, resolve_model
+from fer.training import config as C
+
+REQUIRED = object()
+
+
+def fields(args: dict, schema: dict[str, tuple]) -> dict:
+    """``args`` against ``{key: (types, default)}``: unknown keys, missing ones and wrong types are
+    refused by name."""
+    unknown = sorted(set(args) - set(schema))
+    if unknown:
+        raise JobError(f"unknown argument(s) {', '.join(map(repr, unknown))}")
+    out = {}
+    for key, (types, default) in schema.items():
+        value = args.get(key, default)
+        if value is REQUIRED:
+            raise JobError(f"argument {key!r} is required")
+        wrong_bool = isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,))
+        if value is not None and (not isinstance(value, types) or wrong_bool):
+            raise JobError(f"argument {key!r}: {value!r} has the wrong type")
+        out[key] = value
+    return out
+
+
+def _device(value: str) -> str:
+    if value not in ("auto", "cpu", "cuda") and not (value.startswith("cuda:") and value[5:].isdigit()):
+        raise JobError(f"device {value!r}: use auto, cpu, cuda or cuda:N")
+    return value
+
+
+# -- train -----------------------------------------------------------------------------------
+
+def check_train(args: dict) -> dict:
+    """The run exists and its config.yaml passes the config schema (the Train form's)."""
+    args = fields(args, {"run": (str, REQUIRED)})
+    run = Run.open(args["run"])
+    try:
+        config = C.validate(C.resolve(run.config()))
+    except (OSError, ValueError, TypeError, AttributeError) as e:
+        raise JobError(f"run {run.id}: its config does not pass ({e})") from None
+    Dataset.open(config["dataset"])
+    return args
+
+
+def run_train(args: dict, folder: Path) -> int:
+    from fer.training import trainer  # torch: loaded in the job's process only
+
+    result = trainer.run(folder, log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    return 0 if result["state"] in ("finished", "cancelled") else 1
+
+
+# -- evaluate --------------------------------------------------------------------------------
+
+def check_evaluate(args: dict) -> dict:
+    args = fields(args, {"model": (str, REQUIRED), "dataset": (str, REQUIRED), "split": (str, "test"),
+                         "flip": (bool, False), "device": (str, "cpu")})
+    resolve_model(args["model"], allow_paths=False)  # a model id of the store, never a path
+    Dataset.open(args["dataset"])
+    if args["split"] not in EVAL_SPLITS:
+        raise JobError(f"split {args['split']!r}: use one of {', '.join(EVAL_SPLITS)}")
+    _device(args["device"])
+    return args
+
+
+def run_evaluate(args: dict, folder: Path) -> int:
+    from fer.evaluation import evaluate_model  # torch: loaded in the job's process only
+
+    with job_harness(folder, cooperative=False) as job:
+        summary, out = evaluate_model(resolve_model(args["model"], allow_paths=False), args["dataset"],
+                                      args["split"], device=args["device"], flip=args["flip"])
+        job.end("finished", output=str(out))
+        job.closing = f"evaluate {folder.name}: accuracy {summary.get('accuracy', 0):.4f}; wrote {out}"
+    return 0
+
+
+# -- import and align ------------------------------------------------------------------------
+
+def _check_location(location: str, dataset: str) -> None:
+    """Inside the import roots (the Dataset page's rule), or an upload kept in the dataset."""
+    uploads = Dataset(dataset).sources_dir.resolve()
+    path = Path(location).expanduser().resolve()
+    if uploads in path.parents:
+        return
+    if not settings.within_import_roots(path):
+        raise JobError(f"{location} is outside the import roots ({', '.join(settings.load().import_roots)})")
+
+
+def check_import(args: dict) -> dict:
+    args = fields(args, {"name": (str, REQUIRED), "sources": (list, REQUIRED), "mapping": (list, []),
+                         "align": (bool, False), "replace": (bool, False), "seed": (int, 0)})
+    check_name(args["name"], "dataset name")
+    if not args["sources"]:
+        raise JobError("no source given")
+    for src in args["sources"]:
+        src = fields(src, {"location": (str, REQUIRED), "format": (str, None)}) if isinstance(src, dict) else None
+        if src is None:
+            raise JobError("a source is {'location': ..., 'format': ...}")
+        if src["format"] is not None and src["format"] not in FORMATS:
+            raise JobError(f"unknown format {src['format']!r}; formats: {', '.join(FORMATS)}")
+        _check_location(src["location"], args["name"])
+    if not all(isinstance(m, str) for m in args["mapping"]):
+        raise JobError("a mapping is a list of SOURCE=CLASS lines")
+    parse_mapping(args["mapping"])
+    if Dataset.exists(args["name"]) and not args["replace"]:
+        raise JobError(f"dataset {args['name']!r} exists already; choose another name or replace it")
+    return args
+
+
+def run_import(args: dict, folder: Path) -> int:
+    from fer.data import SourceSpec, import_dataset, summary, summary_text
+
+    with job_harness(folder, cooperative=False) as job:
+        t0 = time.perf_counter()
+        specs = [SourceSpec(s["location"], s.get("format")) for s in args["sources"]]
+        result = import_dataset(specs, args["name"], mapping=args["mapping"], seed=args["seed"],
+                                replace=args["replace"], progress=job.stage)
+        if args["align"]:
+            _align(args["name"], {}, job)
+        print(summary_text(summary(result.name)))
+        job.closing = f"wrote {result.folder} ({len(result.manifest)} images) in {time.perf_counter() - t0:.1f} s"
+    return 0
+
+
+def check_align(args: dict) -> dict:
+    args = fields(args, {"name": (str, REQUIRED), "detector": (str, "mtcnn"), "size": (int, None),
+                         "margin": ((int, float), 0.3), "grayscale": (bool, None)})
+    Dataset.open(args["name"])
+    if args["detector"] not in METHODS:
+        raise JobError(f"detector {args['detector']!r}: use one of {', '.join(METHODS)}")
+    if args["size"] is not None and not 16 <= args["size"] <= 512:
+        raise JobError(f"face size {args['size']}: use 16 to 512 pixels")
+    if not -0.5 <= args["margin"] <= 1:
+        raise JobError(f"margin {args['margin']}: use -0.5 to 1")
+    return args
+
+
+def _align(name: str, options: dict, job) -> dict:
+    from fer.data.align import align_dataset, describe  # torch (MTCNN): loaded in the job's process only
+
+    done = align_dataset(name, progress=job.stage, **options)
+    print(describe(done))
+    return done
+
+
+def run_align(args: dict, folder: Path) -> int:
+    with job_harness(folder, cooperative=False) as job:
+        t0 = time.perf_counter()
+        _align(args["name"], {k: args[k] for k in ("detector", "size", "margin", "grayscale")}, job)
+        job.closing = f"wrote {Dataset(args['name']).faces_path} in {time.perf_counter() - t0:.1f} s"
+    return 0
+
+
+register(JobKind("train", check_train, run_train, folder=lambda args: Run.open(args["run"]).folder,
+                 description="train a run of the store (its config)"))
+register(JobKind("evaluate", check_evaluate, run_evaluate, description="evaluate a model on a dataset's split"))
+register(JobKind("import", check_import, run_import, description="import sources as a dataset"))
+register(JobKind("align", check_align, run_align, description="detect and align a dataset's faces"))

@@ -1,0 +1,162 @@
+"""Writing to the store so that a reader never sees half of anything.
+
+A file is written to a temporary file in its own folder and moved into place with
+``os.replace``. A folder is built beside its target and swapped in with ``replace_folder``
+(an atomic exchange where the kernel offers one), and removed with ``remove_folder`` (renamed
+out of every listing first, then deleted): the one pair of helpers every "write a folder, then
+swap it in" goes through.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import os
+import shutil
+import tempfile
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
+def atomic_write(path: Path, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary path beside ``path``, then move it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; the store's files are ordinary files
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
+def write_text(path: Path, text: str) -> Path:
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    return write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def write_parquet(path: Path, df) -> Path:
+    return atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
+
+
+def read_json(path: Path, default: Any = None) -> Any:
+    """A JSON file, or ``default`` when it is missing or torn."""
+    try:
+        return json.loads(Path(path).read_text("utf-8"))
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError, UnicodeDecodeError):
+        return default
+
+
+def append_line(path: Path, text: str) -> None:
+    """One line appended (JSON lines: a reader skips a torn last line)."""
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(text + "\n")
+
+
+def new_folder_beside(target: Path, purpose: str = "new") -> Path:
+    """A fresh hidden folder beside ``target`` (hidden folders are in no listing) to build into."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{target.name}.{purpose}-", dir=target.parent))
+
+
+@lru_cache(maxsize=1)
+def _renameat2():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).renameat2
+    except (OSError, AttributeError, TypeError):
+        return None
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    renameat2 = _renameat2()
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def replace_folder(new: Path, target: Path, carry: Iterable[str] = ()) -> Path:
+    """Put the finished folder ``new`` at ``target``. Entries named in ``carry`` that the old
+    target has and ``new`` lacks (the user's files) move into ``new`` first; the old folder is
+    removed only after the new one is in place."""
+    new, target = Path(new), Path(target)
+    if not target.exists():
+        new.rename(target)
+        return target
+    for name in carry:
+        if (target / name).exists() and not (new / name).exists():
+            (target / name).rename(new / name)
+    if _exchange(new, target):  # now `new` holds the old folder
+        remove_folder(new)
+        return target
+    old = target.with_name(f".{target.name}.old-{time.time_ns()}")
+    target.rename(old)
+    new.rename(target)
+    remove_folder(old)
+    return target
+
+
+def remove_folder(target: Path) -> None:
+    """Out of every listing at once (a hidden name), then deleted."""
+    target = Path(target)
+    if not target.exists():
+        return
+    trash = target.with_name(f".{target.name.lstrip('.')}.deleting-{time.time_ns()}")
+    target.rename(trash)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def move_folder(source: Path, target: Path) -> Path:
+    """Rename a folder; refused when ``target`` exists (nothing is overwritten)."""
+    if Path(target).exists():
+        raise FileExistsError(f"{target} exists already")
+    Path(source).rename(target)
+    return Path(target)
+
+
+def replace_file(tmp: Path, target: Path) -> Path:
+    """Move a file written beside ``target`` into place (for writers that need their own name)."""
+    os.replace(tmp, target)
+    return Path(target)
+
+
+def file_version(*paths: Path) -> tuple:
+    """What a cached reader keys on: (size, mtime in ns) of each file, None for a missing one."""
+    out = []
+    for p in paths:
+        try:
+            st = os.stat(p)
+            out.append((st.st_size, st.st_mtime_ns))
+        except OSError:
+            out.append(None)
+    return tuple(out)
+
+
+def disk_usage(path: Path) -> int:
+    """Bytes under ``path`` (files only, links not followed)."""
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+            except OSError:
+                pass
+    return total

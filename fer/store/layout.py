@@ -1,0 +1,111 @@
+"""The store's layout: the one module that spells its folder and file names.
+
+```
+$FER_ARTIFACTS (default: ./artifacts)
+  settings.toml
+  datasets/<name>/  manifest.parquet, dataset.json, near_pairs.parquet, exclusions.csv,
+                    faces.npy, faces.parquet, cache-<size>-<channels>-<hash>.npy, sources/
+  runs/<run id>/    run.json, config.yaml, status.json, job.json, metrics.jsonl, train.log,
+                    last.pt, model.safetensors, model.json, eval/<dataset>/<split>/
+  models/<name>/    current.json, versions/<n>/ (model.safetensors, model.json, version.json,
+                    config.yaml, card.md, eval/<dataset>/<split>/)
+  jobs/<job id>/    job.json, status.json, log.txt
+  evals/<key>/<dataset>/<split>/   evaluations of models outside the store (the shipped one)
+```
+An evaluation folder holds summary.json and predictions.parquet (summary_flip.json and
+predictions_flip.parquet with flip test-time augmentation).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ARTIFACTS = "artifacts"
+SETTINGS = "settings.toml"
+JOBS_LOCK = ".jobs.lock"
+MODELS_LOCK = ".models.lock"
+DATASETS, RUNS, MODELS, JOBS, EVALS = "datasets", "runs", "models", "jobs", "evals"
+
+# datasets/<name>/
+MANIFEST = "manifest.parquet"
+DATASET_INFO = "dataset.json"
+NEAR_PAIRS = "near_pairs.parquet"
+EXCLUSIONS = "exclusions.csv"
+FACES = "faces.npy"
+FACES_TABLE = "faces.parquet"
+SOURCES = "sources"
+USER_FILES = (EXCLUSIONS, SOURCES)  # the user's: carried over when a dataset is imported again
+
+# jobs/<id>/ and runs/<id>/ (a run is a job too)
+JOB = "job.json"
+STATUS = "status.json"
+JOB_LOG = "log.txt"
+RUN = "run.json"
+CONFIG = "config.yaml"
+METRICS = "metrics.jsonl"
+TRAIN_LOG = "train.log"
+CHECKPOINT = "last.pt"
+
+# a model folder: a run, a version of a named model, the shipped model
+WEIGHTS = "model.safetensors"
+MODEL_META = "model.json"
+CARD = "card.md"
+MODEL_FILES = (WEIGHTS, MODEL_META, CONFIG, CARD)  # what a promotion copies (and eval/)
+EVAL = "eval"
+SUMMARY = "summary.json"
+PREDICTIONS = "predictions.parquet"
+
+# models/<name>/
+CURRENT = "current.json"
+VERSIONS = "versions"
+VERSION_INFO = "version.json"
+LEGACY_SOURCE = "source.json"  # a model folder promoted before versions: {"run", "promoted"}
+
+# the model shipped inside the package (never written by the app)
+SHIPPED = Path(__file__).resolve().parents[1] / "pretrained" / "default"
+
+
+def root() -> Path:
+    """The store's folder: ``$FER_ARTIFACTS`` when set, else ``artifacts/`` in the working folder."""
+    env = os.environ.get("FER_ARTIFACTS")
+    return Path(env).expanduser().resolve() if env else (Path.cwd() / ARTIFACTS).resolve()
+
+
+def settings_path() -> Path:
+    return root() / SETTINGS
+
+
+def datasets_dir() -> Path:
+    return root() / DATASETS
+
+
+def runs_dir() -> Path:
+    return root() / RUNS
+
+
+def models_dir() -> Path:
+    return root() / MODELS
+
+
+def jobs_dir() -> Path:
+    return root() / JOBS
+
+
+def evals_dir() -> Path:
+    return root() / EVALS
+
+
+def training_cache(size: int, channels: int, digest: str = "*") -> str:
+    """A dataset's images decoded once for one input size (``*``: a glob of every version)."""
+    return f"cache-{size}-{channels}-{digest}.npy"
+
+
+def evaluation_files(flip: bool = False) -> tuple[str, str]:
+    """(summary, predictions) file names of an evaluation, plain or with flip TTA."""
+    suffix = "_flip" if flip else ""
+    return f"summary{suffix}.json", f"predictions{suffix}.parquet"
+
+
+FILE_NAMES = (SETTINGS, JOBS_LOCK, MODELS_LOCK, MANIFEST, DATASET_INFO, NEAR_PAIRS, EXCLUSIONS, FACES, FACES_TABLE,
+              JOB, STATUS, JOB_LOG, RUN, CONFIG, METRICS, TRAIN_LOG, CHECKPOINT, WEIGHTS, MODEL_META, CARD, SUMMARY,
+              PREDICTIONS, CURRENT, VERSION_INFO, LEGACY_SOURCE, *evaluation_files(True))
