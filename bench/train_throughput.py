@@ -76,12 +76,12 @@ def case(backbone: str, size: int, channels: int, batch: int, batches: int, devi
     aug = BatchAugment(size)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
     g = torch.Generator(device=device).manual_seed(0)
-    kw = dict(batch_size=batch, optimizer=opt, loss_fn=loss_fn, augment=aug, generator=g, mean=mean, std=std,
-              device=device, lr_at=lambda s: [1e-3], step0=0, ema=ema, amp_dtype=amp_dtype, channels_last=cl)
+    step = engine.Step(model=model, optimizer=opt, loss_fn=loss_fn, augment=aug, mean=mean, std=std, device=device,
+                       lr_at=lambda s: [1e-3], ema=ema, amp_dtype=amp_dtype, channels_last=cl)
     model.train()
-    engine.train_one_epoch(model, images, labels, torch.arange(3 * batch, device=device), **kw)  # warm-up
-    order = torch.arange(n, device=device)
-    stats = engine.train_one_epoch(model, images, labels, order, **kw)
+    engine.train_one_epoch(step, engine.EpochData(images, labels, torch.arange(3 * batch, device=device), batch, g),
+                           0)  # warm-up
+    stats = engine.train_one_epoch(step, engine.EpochData(images, labels, torch.arange(n, device=device), batch, g), 0)
     return {"backbone": backbone, "input": f"{size}px x{channels}", "batch": batch, "images": n,
             "trainer_images_per_s": round(stats["images_per_s"], 1), "bare_images_per_s": round(bare, 1),
             "ratio": round(stats["images_per_s"] / bare, 3)}

@@ -191,6 +191,20 @@ def test_bad_config_through_the_cli_is_one_line_and_writes_nothing(store, tmp_pa
     assert not (store / "runs").exists()
 
 
+def test_train_verb_prints_the_run_takes_a_preset_name_and_refuses_bad_options(store, tmp_path):
+    tiny_dataset(tmp_path)
+    p = cli("fer", "train", "--config", "smoke", "--set", "dataset=tiny", "--set", "epochs=1", store=store)
+    run_id, folder = p.stdout.split()
+    assert folder == str(store / "runs" / run_id) and Run.open(run_id).state == "finished"
+    assert f"run {run_id}: finished after 1 epochs" in p.stderr
+    for args, named in ((["--config", "smoke", "--bogus"], "--bogus"), (["--config", "nosuch"], "nosuch"),
+                        (["--config", "smoke", "--set", "dataset=tiny", "--set", "epochs=0"], "epochs"),
+                        (["--resume", "../x"], "invalid name")):
+        p = cli("fer", "train", *args, store=store, check=False)
+        assert p.returncode == 2 and named in p.stderr and "Traceback" not in p.stderr, (args, p.stderr)
+    assert len(Run.list()) == 1  # nothing else was made
+
+
 def test_unknown_key_and_class_missing_from_train(store, tmp_path):
     with pytest.raises(C.ConfigError, match="unknown config key"):
         C.resolve({}, ["model.backbon=resnet18"])

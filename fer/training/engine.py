@@ -1,10 +1,12 @@
-"""The training loop: one epoch, in the manner of torchvision's
-reference scripts (plain functions; the caller owns the model, optimizer and schedule)."""
+"""The training loop: one epoch, and the learning-rate schedule, in the manner of torchvision's
+reference scripts (plain functions; the caller owns the model, optimizer and schedule). What a
+step needs is a ``Step``; what an epoch visits is an ``EpochData``."""
 from __future__ import annotations
 
 import math
 import time
 from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -20,45 +22,84 @@ def cosine_lr(step: int, total: int, warmup: int, base: float, min_lr: float, co
     return min_lr + (base - min_lr) * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
 
 
-def train_one_epoch(model, images: torch.Tensor, labels: torch.Tensor, order: torch.Tensor, *, batch_size: int,
-                    optimizer, loss_fn, augment, generator: torch.Generator, mean, std, device,
-                    lr_at: Callable[[int], list[float]], step0: int, mixup=None, ema=None, scaler=None,
-                    amp_dtype=None, channels_last=False, should_stop: Callable[[], bool] = lambda: False,
+@dataclass
+class Step:
+    """What one optimisation step needs; the caller owns all of it. ``model`` is what runs the
+    forward pass (a DDP wrapper under torchrun); ``lr_at(step)`` gives each parameter group's rate."""
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    loss_fn: Callable
+    augment: Callable | None
+    mean: torch.Tensor
+    std: torch.Tensor
+    device: torch.device
+    lr_at: Callable[[int], list[float]]
+    mixup: Callable | None = None
+    ema: object | None = None
+    scaler: object | None = None
+    amp_dtype: torch.dtype | None = None
+    channels_last: bool = False
+
+
+@dataclass
+class EpochData:
+    """One epoch's data: uint8 N×H×W×C images and labels (on the device or not), the order to visit
+    them in, the batch size, and the generator the augmentation draws from."""
+    images: torch.Tensor
+    labels: torch.Tensor
+    order: torch.Tensor
+    batch_size: int
+    generator: torch.Generator
+
+
+def _batch(s: Step, data: EpochData, b: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(input, target, labels) of batch ``b``: augmented, normalised, mixed."""
+    idx = data.order[b * data.batch_size:(b + 1) * data.batch_size]
+    y = data.labels[idx].to(s.device, non_blocking=True)
+    x = data.images[idx].to(s.device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
+    if s.augment is not None:
+        x = s.augment(x, data.generator)
+    x = (x - s.mean) / s.std
+    if s.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    target = y
+    if s.mixup is not None:
+        x, target = s.mixup(x, y)
+    return x, target, y
+
+
+def _optimise(s: Step, x: torch.Tensor, target: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step at ``step``'s learning rates; returns (logits, loss)."""
+    for group, lr in zip(s.optimizer.param_groups, s.lr_at(step)):
+        group["lr"] = lr
+    with torch.autocast(s.device.type, dtype=s.amp_dtype) if s.amp_dtype else nullcontext():
+        logits = s.model(x)
+        loss = s.loss_fn(logits, target)
+    s.optimizer.zero_grad(set_to_none=True)
+    if s.scaler is not None:
+        s.scaler.scale(loss).backward()
+        s.scaler.step(s.optimizer)
+        s.scaler.update()
+    else:
+        loss.backward()
+        s.optimizer.step()
+    if s.ema is not None:
+        s.ema.update(s.model, step=step)
+    return logits, loss
+
+
+def train_one_epoch(s: Step, data: EpochData, step0: int, should_stop: Callable[[], bool] = lambda: False,
                     on_progress: Callable[[dict], None] | None = None, progress_every: int = 20) -> dict:
-    """One pass over ``order`` (indices into the uint8 ``images``); returns loss, accuracy, images/s.
+    """One pass over ``data.order``; returns loss, accuracy, images/s, seconds and steps taken.
     The caller puts the model in train mode (and frozen norms in eval mode) first."""
-    n_batches = len(order) // batch_size or 1
+    n_batches = len(data.order) // data.batch_size or 1
     seen, loss_sum, correct, t0 = 0, 0.0, 0, time.perf_counter()
     step = step0
     for b in range(n_batches):
         if should_stop():
             break
-        idx = order[b * batch_size:(b + 1) * batch_size]
-        y = labels[idx].to(device, non_blocking=True)
-        x = images[idx].to(device, non_blocking=True).permute(0, 3, 1, 2).float().div_(255)
-        if augment is not None:
-            x = augment(x, generator)
-        x = (x - mean) / std
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        target = y
-        if mixup is not None:
-            x, target = mixup(x, y)
-        for group, lr in zip(optimizer.param_groups, lr_at(step)):
-            group["lr"] = lr
-        with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext():
-            logits = model(x)
-            loss = loss_fn(logits, target)
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
-        if ema is not None:
-            ema.update(model, step=step)
+        x, target, y = _batch(s, data, b)
+        logits, loss = _optimise(s, x, target, step)
         step += 1
         seen += len(y)
         loss_sum += float(loss.detach()) * len(y)

@@ -1,30 +1,38 @@
-"""A training run from its folder: data, model, recipe, epochs, checkpoints, final evaluation.
+"""A training run from its folder, in three steps: ``setup`` (recipe, data, model, optimizer,
+schedule, resume), ``train_epochs`` (train, validate, keep the best, checkpoint, stop early or on
+SIGTERM) and ``finish`` (evaluate the best weights, complete model.json).
 
-``run(folder)`` trains the config in ``folder/config.yaml`` and writes everything DESIGN.md lists
-into the folder. It resumes from ``last.pt`` when there is one, stops cleanly on SIGTERM (saves,
-writes ``cancelled``), and under ``torchrun`` trains with DistributedDataParallel (rank 0 writes).
+``run(folder)`` trains the config in the run's folder inside the job harness (heartbeat, final
+state, closing line, next queued job). It resumes from the checkpoint when there is one, stops
+cleanly on SIGTERM (saves, ends ``cancelled``), and under ``torchrun`` trains with
+DistributedDataParallel (rank 0 writes).
 """
 from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from fer import models, store
-from fer.jobs import job_harness
-from fer.data import dataset
-from fer.labels import CLASSES, NUM_CLASSES
-from fer.training import config as C
-from fer.data import arrays
+from fer.data import arrays, dataset
 from fer.evaluation import metrics, write_evaluation
-from fer.store import Evaluation, Run, now
+from fer.jobs import JobHandle, job_harness
+from fer.labels import CLASSES, NUM_CLASSES
 from fer.models import normalisation
+from fer.store import Evaluation, Run, now
+from fer.training import config as C
 from fer.training import data, engine, transfer
 from fer.training.augment import BatchAugment
+from fer.training.recipe import Recipe
+
+MONITORS = {"val_macro_f1": lambda v: v["macro_f1"], "val_accuracy": lambda v: v["accuracy"],
+            "val_loss": lambda v: -v["loss"]}  # higher is better
 
 
 def pick_device(name: str) -> torch.device:
@@ -36,16 +44,17 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def prepare(cfg: dict) -> None:
+def prepare(cfg: dict) -> Recipe:
     """Everything that can be checked before training: config, dataset, backbone."""
-    C.validate(cfg)
+    recipe = Recipe.from_config(cfg)
     try:
-        dataset.info(cfg["dataset"])
+        dataset.info(recipe.dataset)
     except dataset.DatasetError as e:
         raise C.ConfigError(f"dataset: {e}") from None
-    if not models.known(cfg["model"]["backbone"]):
-        raise C.ConfigError(f"model.backbone: unknown backbone {cfg['model']['backbone']!r} (a timm model name, "
+    if not models.known(recipe.model.backbone):
+        raise C.ConfigError(f"model.backbone: unknown backbone {recipe.model.backbone!r} (a timm model name, "
                             "fer_cnn or facenet_vggface2)")
+    return recipe
 
 
 def init_distributed() -> tuple[int, int]:
@@ -58,7 +67,7 @@ def init_distributed() -> tuple[int, int]:
     return 0, 1
 
 
-def shared_run(create) -> Run:
+def shared_run(create: Callable[[], Run]) -> Run:
     """The run every rank trains into: rank 0 makes it (``create()``), the others get its folder."""
     run_ = create() if int(os.environ.get("RANK", "0")) == 0 else None
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
@@ -69,208 +78,300 @@ def shared_run(create) -> Run:
     return run_
 
 
-def run(folder: Path, log=print) -> dict:
+def run(folder: Path, log: Callable[[str], None] = print) -> dict:
+    """Train the run in ``folder``; returns its state, epochs done and best value."""
     run_ = Run(Path(folder))
-    cfg = C.resolve(run_.config())  # keys added since the run was made take their defaults
-    prepare(cfg)
+    recipe = prepare(run_.config())
     rank, world = init_distributed()
-    main = rank == 0
-    with job_harness(run_.folder, enabled=main) as job:
-        result = _train(run_, cfg, rank, world, job, log if main else (lambda *a, **k: None))
-        job.end(result["state"], epoch=result["epoch"])
-        job.closing = f"run {run_.id}: {result['state']} after {result['epoch']} epochs; wrote {run_.folder}"
+    quiet = rank != 0
+    with job_harness(run_.folder, enabled=not quiet) as job:
+        t = setup(run_, recipe, rank, world, (lambda *a, **k: None) if quiet else log)
+        state = train_epochs(t, job)
+        if state == "finished" and not quiet:
+            finish(t)
+        result = {"state": state, "epoch": t.progress["epoch"], "best": t.progress["best"],
+                  "best_epoch": t.progress["best_epoch"]}
+        job.end(state, epoch=result["epoch"])
+        job.closing = f"run {run_.id}: {state} after {result['epoch']} epochs; wrote {run_.folder}"
     if world > 1:
         torch.distributed.destroy_process_group()
     return result
 
 
-def _train(run_: Run, cfg: dict, rank: int, world: int, job, log) -> dict:
-    folder = run_.folder
-    stop, beat = job.should_stop, job if rank == 0 else None
-    torch.manual_seed(cfg["seed"] + rank)
-    np.random.seed(cfg["seed"])
-    device = pick_device(cfg["device"])
+# -- setup ----------------------------------------------------------------------------------
+
+@dataclass
+class Training:
+    """A run being trained: what ``setup`` built and the epoch loop works with."""
+    run: Run
+    recipe: Recipe
+    rank: int
+    world: int
+    log: Callable[[str], None]
+    device: torch.device
+    splits: dict[str, arrays.Split]
+    model: nn.Module  # the bare model (saved, evaluated)
+    step: engine.Step  # its forward pass may be DDP's
+    trainable: set[str]  # what the transfer mode trains
+    head: set[str]  # what trains during the head warm-up
+    meta: dict  # model.json without its metrics
+    progress: dict = field(default_factory=lambda: {
+        "epoch": 0, "step": 0, "best": None, "best_epoch": None, "best_val_loss": float("inf"), "bad_epochs": 0,
+        "seconds": 0.0})
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def eval_model(self) -> nn.Module:
+        """What validation sees: the EMA of the weights when there is one."""
+        return self.step.ema.module if self.step.ema is not None else self.model
+
+
+def setup(run_: Run, recipe: Recipe, rank: int, world: int, log: Callable[[str], None]) -> Training:
+    """Seeds, device, data, model, optimizer, loss, augmentation and schedule; resumes from the
+    run's checkpoint when it has one."""
+    torch.manual_seed(recipe.seed + rank)
+    np.random.seed(recipe.seed)
+    device = _device(recipe, world)
+    splits = _load_data(recipe, log)
+    model, trainable, head = _build_model(recipe, device)
+    mean_l, std_l = normalisation(model, recipe.model.channels)
+    optimizer = _optimizer(recipe, model)
+    step = engine.Step(
+        model=torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True) if world > 1 else model,
+        optimizer=optimizer, loss_fn=_loss(recipe, splits["train"].labels, device),
+        augment=BatchAugment.from_config(recipe.augment, recipe.model.input_size),
+        mean=torch.tensor(mean_l, device=device).view(1, -1, 1, 1), std=torch.tensor(std_l, device=device).view(1, -1, 1, 1),
+        device=device, lr_at=_schedule(recipe, optimizer, len(splits["train"]) // world), mixup=_mixup(recipe),
+        ema=_ema(recipe, model), amp_dtype=torch.bfloat16 if device.type == "cuda" and recipe.amp else None,
+        channels_last=recipe.channels_last)
+    t = Training(run=run_, recipe=recipe, rank=rank, world=world, log=log, device=device, splits=splits, model=model,
+                 step=step, trainable=trainable, head=head, meta=_model_meta(recipe, mean_l, std_l))
+    _resume(t)
+    return t
+
+
+def _device(recipe: Recipe, world: int) -> torch.device:
+    device = pick_device(recipe.device)
     if world > 1 and device.type == "cuda":
         device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
-    m, o, s = cfg["model"], cfg["optimizer"], cfg["schedule"]
-    size, channels = m["input_size"], m["channels"]
-    log(f"loading {cfg['dataset']} at {size}px, {channels} channel(s)")
-    splits = arrays.load(cfg["dataset"], size, channels)
+    return device
+
+
+def _load_data(recipe: Recipe, log) -> dict[str, arrays.Split]:
+    size, channels = recipe.model.input_size, recipe.model.channels
+    log(f"loading {recipe.dataset} at {size}px, {channels} channel(s)")
+    splits = arrays.load(recipe.dataset, size, channels)
     data.check_classes(splits)
-    train, val = splits["train"], splits["val"]
-    log(f"train {len(train)}, val {len(val)}, test {len(splits['test'])} images")
+    log(f"train {len(splits['train'])}, val {len(splits['val'])}, test {len(splits['test'])} images")
+    return splits
 
-    model = models.build(m)
-    mean_l, std_l = normalisation(model, channels)
-    cuda = device.type == "cuda"
-    channels_last = cfg["channels_last"]
-    model = model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
-    transfer.set_transfer(model, m["transfer"], m["partial_stages"])
+
+def _build_model(recipe: Recipe, device: torch.device) -> tuple[nn.Module, set[str], set[str]]:
+    """The model on the device in its transfer mode; (model, what trains, the head)."""
+    m = recipe.model
+    model = models.build(m.block())
+    model = model.to(device, memory_format=torch.channels_last if recipe.channels_last else torch.preserve_format)
+    transfer.set_transfer(model, m.transfer, m.partial_stages)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    groups = transfer.param_groups(model, o["lr"], o["head_lr"], o["weight_decay"])
-    opt_cls = torch.optim.AdamW if o["name"] == "adamw" else torch.optim.Adam
-    optimizer = opt_cls(groups, lr=o["lr"])
-    base_lrs = [g["lr"] for g in optimizer.param_groups]
-    head_only = set(transfer.head_parameters(model))
+    return model, trainable, set(transfer.head_parameters(model))
 
-    ema = None
-    if cfg["ema"]["enabled"]:
-        from timm.utils import ModelEmaV3
 
-        ema = ModelEmaV3(model, decay=cfg["ema"]["decay"], use_warmup=cfg["ema"]["warmup"])
-    mixup = None
-    if cfg["mixup"]["alpha"] > 0:
-        from timm.data import Mixup
+def _optimizer(recipe: Recipe, model: nn.Module) -> torch.optim.Optimizer:
+    o = recipe.optimizer
+    groups = transfer.param_groups(model, o.lr, o.head_lr, o.weight_decay)
+    return (torch.optim.AdamW if o.name == "adamw" else torch.optim.Adam)(groups, lr=o.lr)
 
-        mixup = Mixup(mixup_alpha=cfg["mixup"]["alpha"], prob=cfg["mixup"]["prob"], mode="batch",
-                      label_smoothing=cfg["loss"]["label_smoothing"], num_classes=NUM_CLASSES)
-    weights = torch.as_tensor(data.class_weights(train.labels), dtype=torch.float32, device=device) \
-        if cfg["loss"]["class_weights"] else None
-    ce = nn.CrossEntropyLoss(weight=weights, label_smoothing=cfg["loss"]["label_smoothing"])
+
+def _schedule(recipe: Recipe, optimizer: torch.optim.Optimizer, images_per_rank: int) -> Callable[[int], list]:
+    """Each parameter group's rate at a step: linear warm-up, then cosine (or constant), per step."""
+    s, base_lrs = recipe.schedule, [g["lr"] for g in optimizer.param_groups]
+    steps_per_epoch = max(1, images_per_rank // recipe.batch_size)
+    total, warmup = steps_per_epoch * recipe.epochs, s.warmup_epochs * steps_per_epoch
+
+    def lr_at(step: int) -> list[float]:
+        f = engine.cosine_lr(step, total, warmup, 1.0, s.min_lr / recipe.optimizer.lr, s.name == "cosine")
+        return [lr * f for lr in base_lrs]
+
+    return lr_at
+
+
+def _loss(recipe: Recipe, train_labels: np.ndarray, device: torch.device) -> Callable:
+    """Cross-entropy with label smoothing (and class weights), on hard or mixup's soft targets."""
+    weights = torch.as_tensor(data.class_weights(train_labels), dtype=torch.float32, device=device) \
+        if recipe.loss.class_weights else None
+    ce = nn.CrossEntropyLoss(weight=weights, label_smoothing=recipe.loss.label_smoothing)
 
     def loss_fn(logits, target):
         if target.ndim == 2:  # soft targets from mixup
-            logp = torch.log_softmax(logits.float(), dim=1)
-            per = -(target * logp)
+            per = -(target * torch.log_softmax(logits.float(), dim=1))
             if weights is not None:
                 per = per * weights
             return per.sum(1).mean()
         return ce(logits.float(), target)
 
-    model_ddp = model
-    if world > 1:
-        model_ddp = torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)
-    amp_dtype = torch.bfloat16 if cuda and cfg["amp"] else None
-    augment = BatchAugment.from_config(cfg["augment"], size)
-    images = torch.from_numpy(train.images)
-    labels = torch.from_numpy(train.labels)
-    if cuda:  # the whole uint8 cache on the device; augmentation happens there too
-        images, labels = images.to(device), labels.to(device)
-    mean = torch.tensor(mean_l, device=device).view(1, -1, 1, 1)
-    std = torch.tensor(std_l, device=device).view(1, -1, 1, 1)
-    per_rank = len(train) // world
-    steps_per_epoch = max(1, per_rank // cfg["batch_size"])
-    total_steps = steps_per_epoch * cfg["epochs"]
-    warmup_steps = s["warmup_epochs"] * steps_per_epoch
-
-    def lr_at(step):
-        f = engine.cosine_lr(step, total_steps, warmup_steps, 1.0, s["min_lr"] / o["lr"], s["name"] == "cosine")
-        return [lr * f for lr in base_lrs]
-
-    state = {"epoch": 0, "step": 0, "best": None, "best_epoch": None, "best_val_loss": float("inf"), "bad_epochs": 0,
-             "seconds": 0.0}
-    last = run_.checkpoint_path
-    if last.exists():  # resume: weights, optimizer, EMA, counters and random state
-        ck = torch.load(last, map_location=device, weights_only=True)
-        model.load_state_dict(ck["model"])
-        optimizer.load_state_dict(ck["optimizer"])
-        if ema is not None and "ema" in ck:
-            ema.module.load_state_dict(ck["ema"])
-        state.update(ck["state"])
-        log(f"resuming at epoch {state['epoch'] + 1}")
-    monitor = cfg["checkpoint"]["monitor"]
-    g = torch.Generator(device=device if cuda else "cpu")
-    meta_base = _model_meta(cfg, mean_l, std_l)
-    final_state = "finished"
-
-    for epoch in range(state["epoch"], cfg["epochs"]):
-        g.manual_seed(cfg["seed"] * 1000 + epoch * world + rank)
-        warm = epoch < m["warmup_head_epochs"]
-        for n, p in model.named_parameters():  # head alone during the warm-up, then the transfer mode
-            p.requires_grad = (n in head_only) if warm else (n in trainable)
-        # every rank draws the same epoch order (same seed) and takes its own share of it
-        order_gen = torch.Generator().manual_seed(cfg["seed"] * 1000 + epoch)
-        order = data.epoch_indices(train.labels, cfg["sampler"]["balanced"], order_gen)[rank::world].to(device)
-
-        def progress(p, epoch=epoch):
-            if beat:
-                run_.append_metrics({"kind": "progress", "epoch": epoch + 1, **p})
-                beat.progress(epoch=epoch + 1, progress=p["batch"] / p["batches"])
-
-        model_ddp.train()
-        transfer.freeze_norm_stats(model)  # norms of frozen layers keep their statistics
-        stats = engine.train_one_epoch(
-            model_ddp, images, labels, order, batch_size=cfg["batch_size"], optimizer=optimizer, loss_fn=loss_fn,
-            augment=augment, generator=g, mean=mean, std=std, device=device, lr_at=lr_at, step0=state["step"],
-            mixup=mixup, ema=ema, amp_dtype=amp_dtype, channels_last=channels_last, should_stop=stop,
-            on_progress=progress)
-        if stop():
-            final_state = "cancelled"
-            log("stopping: SIGTERM received")
-            _save_last(run_, model, optimizer, ema, state, rank)
-            break
-        state["step"] += stats["steps"]
-        eval_model = ema.module if ema is not None else model
-        probs = models.predict(eval_model, val.images, mean, std, device, channels_last=channels_last,
-                               amp_dtype=amp_dtype)
-        vs = metrics.summary(val.labels, probs)
-        state["seconds"] += stats["seconds"]
-        record = {"kind": "epoch", "epoch": epoch + 1, "train_loss": stats["train_loss"],
-                  "train_accuracy": stats["train_accuracy"], "val_loss": vs["loss"], "val_accuracy": vs["accuracy"],
-                  "val_macro_f1": vs["macro_f1"], "lr": optimizer.param_groups[0]["lr"],
-                  "epoch_seconds": stats["seconds"], "images_per_s": stats["images_per_s"], "head_only": warm,
-                  "time": time.time()}
-        log(f"epoch {epoch + 1}/{cfg['epochs']}: train loss {stats['train_loss']:.4f} acc {stats['train_accuracy']:.3f}"
-            f" | val loss {vs['loss']:.4f} acc {vs['accuracy']:.3f} F1 {vs['macro_f1']:.3f}"
-            f" | {stats['images_per_s']:.0f} img/s, {stats['seconds']:.0f} s")
-        value = {"val_macro_f1": vs["macro_f1"], "val_accuracy": vs["accuracy"], "val_loss": -vs["loss"]}[monitor]
-        state["epoch"] = epoch + 1
-        if rank == 0:
-            run_.append_metrics(record)
-            if state["best"] is None or value > state["best"]:
-                state["best"], state["best_epoch"] = value, epoch + 1
-                meta = {**meta_base, "metrics": {"best_epoch": epoch + 1, "val": {k: vs[k] for k in (
-                    "accuracy", "macro_f1", "loss", "n")}}}
-                models.save(folder, eval_model, meta)
-        if vs["loss"] < state["best_val_loss"]:
-            state["best_val_loss"], state["bad_epochs"] = vs["loss"], 0
-        else:
-            state["bad_epochs"] += 1
-        _save_last(run_, model, optimizer, ema, state, rank)
-        patience = cfg["early_stopping"]["patience"]
-        if patience and state["bad_epochs"] >= patience:
-            log(f"early stop: val loss has not improved for {patience} epochs")
-            break
-
-    if final_state == "finished" and rank == 0:
-        best_model, meta = models.load(folder, device=str(device))
-        for split in cfg["eval_splits"]:
-            if len(splits[split]):
-                out = write_evaluation(best_model, meta, splits[split],
-                                       Evaluation.for_model(run_.model(), cfg["dataset"], split), device=device)
-                meta["metrics"][split] = {k: out[k] for k in ("n", "accuracy", "macro_precision", "macro_recall",
-                                                              "macro_f1", "top3_accuracy", "loss")}
-                log(f"{split}: accuracy {out['accuracy']:.4f}, macro-F1 {out['macro_f1']:.4f} ({out['n']} images)")
-        meta["metrics"]["epochs_run"] = state["epoch"]
-        meta["metrics"]["train_seconds"] = round(state["seconds"], 1)
-        models.write_meta(folder, meta)
-    return {"state": final_state, "epoch": state["epoch"], "best": state["best"], "best_epoch": state["best_epoch"]}
+    return loss_fn
 
 
-def _save_last(run_: Run, model, optimizer, ema, state: dict, rank: int) -> None:
-    if rank:
+def _mixup(recipe: Recipe):
+    if recipe.mixup.alpha <= 0:
+        return None
+    from timm.data import Mixup  # timm.data pulls in torchvision's datasets: only when mixup is on
+
+    return Mixup(mixup_alpha=recipe.mixup.alpha, prob=recipe.mixup.prob, mode="batch",
+                 label_smoothing=recipe.loss.label_smoothing, num_classes=NUM_CLASSES)
+
+
+def _ema(recipe: Recipe, model: nn.Module):
+    if not recipe.ema.enabled:
+        return None
+    from timm.utils import ModelEmaV3  # only when EMA is on
+
+    return ModelEmaV3(model, decay=recipe.ema.decay, use_warmup=recipe.ema.warmup)
+
+
+def _resume(t: Training) -> None:
+    """Weights, optimizer, EMA and counters from the run's checkpoint, when it has one."""
+    last = t.run.checkpoint_path
+    if not last.exists():
         return
-    ck = {"model": models.unwrap(model).state_dict(), "optimizer": optimizer.state_dict(), "state": state}
-    if ema is not None:
-        ck["ema"] = ema.module.state_dict()
-    store.atomic_write(run_.checkpoint_path, lambda tmp: torch.save(ck, tmp))
+    ck = torch.load(last, map_location=t.device, weights_only=True)
+    t.model.load_state_dict(ck["model"])
+    t.step.optimizer.load_state_dict(ck["optimizer"])
+    if t.step.ema is not None and "ema" in ck:
+        t.step.ema.module.load_state_dict(ck["ema"])
+    t.progress.update(ck["state"])
+    t.log(f"resuming at epoch {t.progress['epoch'] + 1}")
 
 
-def _model_meta(cfg: dict, mean: list[float], std: list[float]) -> dict:
-    m = cfg["model"]
-    info = dataset.info(cfg["dataset"])
+# -- the epoch loop -------------------------------------------------------------------------
+
+def train_epochs(t: Training, job: JobHandle) -> str:
+    """Epochs until the last, an early stop or SIGTERM; returns ``finished`` or ``cancelled``."""
+    g = torch.Generator(device=t.device if t.device.type == "cuda" else "cpu")
+    images, labels = torch.from_numpy(t.splits["train"].images), torch.from_numpy(t.splits["train"].labels)
+    if t.device.type == "cuda":  # the whole uint8 cache on the device; augmentation happens there too
+        images, labels = images.to(t.device), labels.to(t.device)
+    for epoch in range(t.progress["epoch"], t.recipe.epochs):
+        stats = _train_epoch(t, epoch, engine.EpochData(images, labels, _epoch_order(t, epoch), t.recipe.batch_size, g),
+                             job)
+        if job.should_stop():
+            t.log("stopping: SIGTERM received")
+            _save_checkpoint(t)
+            return "cancelled"
+        t.progress["step"] += stats["steps"]
+        t.progress["seconds"] += stats["seconds"]
+        _end_epoch(t, epoch, stats, _validate(t))
+        _save_checkpoint(t)
+        if t.recipe.patience and t.progress["bad_epochs"] >= t.recipe.patience:
+            t.log(f"early stop: val loss has not improved for {t.recipe.patience} epochs")
+            break
+    return "finished"
+
+
+def _epoch_order(t: Training, epoch: int) -> torch.Tensor:
+    """This rank's share of the epoch's order; every rank draws the same order (same seed)."""
+    order_gen = torch.Generator().manual_seed(t.recipe.seed * 1000 + epoch)
+    order = data.epoch_indices(t.splits["train"].labels, t.recipe.balanced_sampler, order_gen)
+    return order[t.rank::t.world].to(t.device)
+
+
+def _train_epoch(t: Training, epoch: int, epoch_data: engine.EpochData, job: JobHandle) -> dict:
+    epoch_data.generator.manual_seed(t.recipe.seed * 1000 + epoch * t.world + t.rank)
+    warm = epoch < t.recipe.model.warmup_head_epochs
+    for n, p in t.model.named_parameters():  # the head alone during the warm-up, then the transfer mode
+        p.requires_grad = (n in t.head) if warm else (n in t.trainable)
+
+    def progress(p: dict) -> None:
+        if t.main:
+            t.run.append_metrics({"kind": "progress", "epoch": epoch + 1, **p})
+            job.progress(epoch=epoch + 1, progress=p["batch"] / p["batches"])
+
+    t.step.model.train()
+    transfer.freeze_norm_stats(t.model)  # norms of frozen layers keep their statistics
+    stats = engine.train_one_epoch(t.step, epoch_data, t.progress["step"], job.should_stop, progress)
+    return {**stats, "head_only": warm}
+
+
+def _validate(t: Training) -> dict:
+    val = t.splits["val"]
+    probs = models.predict(t.eval_model, val.images, t.step.mean, t.step.std, t.device,
+                           channels_last=t.recipe.channels_last, amp_dtype=t.step.amp_dtype)
+    return metrics.summary(val.labels, probs)
+
+
+def _end_epoch(t: Training, epoch: int, stats: dict, vs: dict) -> None:
+    """Log and record the epoch, keep the best weights (by the monitored figure) and count the
+    epochs without a better val loss."""
+    t.log(f"epoch {epoch + 1}/{t.recipe.epochs}: train loss {stats['train_loss']:.4f} acc {stats['train_accuracy']:.3f}"
+          f" | val loss {vs['loss']:.4f} acc {vs['accuracy']:.3f} F1 {vs['macro_f1']:.3f}"
+          f" | {stats['images_per_s']:.0f} img/s, {stats['seconds']:.0f} s")
+    p = t.progress
+    p["epoch"] = epoch + 1
+    value = MONITORS[t.recipe.monitor](vs)
+    if t.main:
+        t.run.append_metrics({
+            "kind": "epoch", "epoch": epoch + 1, "train_loss": stats["train_loss"],
+            "train_accuracy": stats["train_accuracy"], "val_loss": vs["loss"], "val_accuracy": vs["accuracy"],
+            "val_macro_f1": vs["macro_f1"], "lr": t.step.optimizer.param_groups[0]["lr"],
+            "epoch_seconds": stats["seconds"], "images_per_s": stats["images_per_s"], "head_only": stats["head_only"],
+            "time": time.time()})
+        if p["best"] is None or value > p["best"]:
+            p["best"], p["best_epoch"] = value, epoch + 1
+            val = {k: vs[k] for k in ("accuracy", "macro_f1", "loss", "n")}
+            models.save(t.run.folder, t.eval_model, {**t.meta, "metrics": {"best_epoch": epoch + 1, "val": val}})
+    if vs["loss"] < p["best_val_loss"]:
+        p["best_val_loss"], p["bad_epochs"] = vs["loss"], 0
+    else:
+        p["bad_epochs"] += 1
+
+
+def _save_checkpoint(t: Training) -> None:
+    """Weights, optimizer, EMA and counters, for resuming (rank 0)."""
+    if not t.main:
+        return
+    ck = {"model": models.unwrap(t.model).state_dict(), "optimizer": t.step.optimizer.state_dict(),
+          "state": t.progress}
+    if t.step.ema is not None:
+        ck["ema"] = t.step.ema.module.state_dict()
+    store.atomic_write(t.run.checkpoint_path, lambda tmp: torch.save(ck, tmp))
+
+
+# -- finish ---------------------------------------------------------------------------------
+
+def finish(t: Training) -> None:
+    """Evaluate the best weights on the recipe's splits; complete model.json with the figures."""
+    best_model, meta = models.load(t.run.folder, device=str(t.device))
+    for split in t.recipe.eval_splits:
+        if len(t.splits[split]):
+            ev = Evaluation.for_model(t.run.model(), t.recipe.dataset, split)
+            out = write_evaluation(best_model, meta, t.splits[split], ev, device=t.device)
+            meta["metrics"][split] = {k: out[k] for k in ("n", "accuracy", "macro_precision", "macro_recall",
+                                                          "macro_f1", "top3_accuracy", "loss")}
+            t.log(f"{split}: accuracy {out['accuracy']:.4f}, macro-F1 {out['macro_f1']:.4f} ({out['n']} images)")
+    meta["metrics"]["epochs_run"] = t.progress["epoch"]
+    meta["metrics"]["train_seconds"] = round(t.progress["seconds"], 1)
+    models.write_meta(t.run.folder, meta)
+
+
+def _model_meta(recipe: Recipe, mean: list[float], std: list[float]) -> dict:
+    """model.json but its metrics: how to rebuild and feed the model, and where it came from."""
+    m = recipe.model
+    info = dataset.info(recipe.dataset)
     crop = info.get("crop")
     face = ({k: crop[k] for k in ("detector", "align", "margin", "size", "grayscale")} if crop else
-            {"detector": "mtcnn", "align": True, "margin": 0.3, "size": m["input_size"], "grayscale": m["channels"] == 1,
+            {"detector": "mtcnn", "align": True, "margin": 0.3, "size": m.input_size, "grayscale": m.channels == 1,
              "note": "the dataset was not aligned: training saw centre crops of whole images"})
     return {
-        "architecture": m["backbone"], "classes": list(CLASSES), "input_size": m["input_size"],
-        "channels": m["channels"], "dropout": m["dropout"],
+        "architecture": m.backbone, "classes": list(CLASSES), "input_size": m.input_size,
+        "channels": m.channels, "dropout": m.dropout,
         "normalisation": {"mean": mean, "std": std, "scale": "uint8 / 255, then (x - mean) / std"},
         "face": face,
-        "data": {"dataset": cfg["dataset"], "manifest_hash": arrays.manifest_hash(cfg["dataset"]),
+        "data": {"dataset": recipe.dataset, "manifest_hash": arrays.manifest_hash(recipe.dataset),
                  "splits": info.get("splits"), "sources": {k: v["format"] for k, v in info["sources"].items()}},
-        "training": {"config": cfg},
+        "training": {"config": recipe.config},
         **models.environment(),
         "created": now(),
     }
