@@ -69,7 +69,8 @@ else:
     ]
     st.dataframe(pd.DataFrame([{"setting": k, "value": v, "from": s.origin[k.replace(" ", "_")], "meaning": m}
                                for k, v, m in rows]), hide_index=True, width="stretch")
-    st.caption(f"Edit `{settings.path()}` or set FER_IMPORT_ROOTS, FER_DEVICE, FER_MAX_JOBS, FER_ICE_SERVERS.")
+    st.caption(f"Saved in `{settings.path()}`; FER_IMPORT_ROOTS, FER_DEVICE, FER_MAX_JOBS, FER_ICE_SERVERS override it.")
+st.page_link("pages/10_Settings.py", label="Change the settings")
 
 st.subheader("Next step")
 if not data:

@@ -2,18 +2,31 @@
 and predictions from the command line.
 
 Progress and the closing "wrote ..." line go to stderr; results (summaries, lists) to stdout.
-A command that cannot do its job exits non-zero with a one-line reason.
+A command that cannot do its job exits non-zero with a one-line reason. torch is imported only by
+the commands that run a model (it takes seconds; listing datasets must not wait for it).
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
+from pathlib import Path
+
+from tqdm import tqdm
+
+from fer import store
+from fer.data import import_dataset, names, summary, summary_text
+from fer.data.align import align_dataset, describe
+from fer.data.formats import FORMATS
+from fer.images import ImageError, open_image
+from fer.store import Dataset, Model, Run, promote
+from fer.training import config as C
+from fer.video import analyse, is_video_name, probe
 
 
 def _progress_bar():
-    from tqdm import tqdm
-
     bars: dict[str, tqdm] = {}
 
     def update(stage: str, done: int, total: int) -> None:
@@ -34,8 +47,6 @@ def _progress(args):
 
 
 def cmd_import(args) -> int:
-    from fer.data import import_dataset, summary, summary_text
-
     t0 = time.perf_counter()
     progress = _progress(args)
     result = import_dataset(args.sources, args.name, mapping=args.map, seed=args.seed, replace=args.replace,
@@ -49,8 +60,6 @@ def cmd_import(args) -> int:
 
 
 def _align(args, progress) -> dict:
-    from fer.data.align import align_dataset, describe
-
     done = align_dataset(args.name, size=args.size, detector=args.detector, margin=args.margin,
                          grayscale=True if args.gray else None, progress=progress)
     print(describe(done))
@@ -58,8 +67,6 @@ def _align(args, progress) -> dict:
 
 
 def cmd_align(args) -> int:
-    from fer.store import Dataset
-
     t0 = time.perf_counter()
     _align(args, _progress(args))
     print(f"wrote {Dataset(args.name).faces_path} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
@@ -67,9 +74,6 @@ def cmd_align(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from fer import store
-    from fer.data import names, summary
-
     found = names()
     if not found:
         print(f"no datasets in {store.datasets_dir()}; import one with: python -m fer dataset import SRC --name NAME",
@@ -95,11 +99,6 @@ def _align_options(p: argparse.ArgumentParser) -> None:
 
 def _check_inputs(paths: list[str]) -> list[tuple[str, str]]:
     """(path, "image" | "video") for every input, checked before any model is loaded."""
-    from pathlib import Path
-
-    from fer.images import ImageError, open_image
-    from fer.video import is_video_name, probe
-
     out = []
     for p in paths:
         if not Path(p).is_file():
@@ -117,27 +116,28 @@ def _check_inputs(paths: list[str]) -> list[tuple[str, str]]:
 
 
 def cmd_predict(args) -> int:
-    import json
-
-    from fer.images import open_image
-    from fer.predict import Predictor
+    from fer.predict import Predictor, results_table  # torch: only to predict
 
     inputs = _check_inputs(args.inputs)
+    if args.csv and any(kind == "video" for _, kind in inputs):
+        raise ValueError("--csv writes the photos' table; for a video's frames use --json")
     predictor = Predictor.load(args.model, detector=args.detector)
     if predictor.warning:
         print(f"warning: {predictor.warning}", file=sys.stderr)
-    n_faces = 0
+    n_faces, photos = 0, []
     for path, kind in inputs:
         if kind == "image":
             results = predictor.predict(open_image(path), whole_image=args.whole_image)
             n_faces += len(results)
+            photos.append((path, results))
+            if args.csv:
+                continue
             if args.json:
                 print(json.dumps({"image": path, "faces": [r.to_dict() for r in results]}), flush=True)
             else:
                 print(f"{path}: " + ("; ".join(f"{r.label} {r.confidence:.0%} at {[round(v) for v in r.box]}"
                                                for r in results) or "no face found (try --whole-image)"))
             continue
-        from fer.video import analyse
 
         bar = None if args.quiet else _progress_bar()
         timeline, _ = analyse(path, predictor, every=args.every, previews=0,
@@ -152,6 +152,8 @@ def cmd_predict(args) -> int:
                                   "faces": faces}), flush=True)
             else:
                 print(f"{path} @ {rows['time'].iat[0]:.2f} s: " + ("; ".join(f"{f['label']}" for f in faces) or "no face"))
+    if args.csv:  # the same table as the Predict page's
+        sys.stdout.write(results_table(photos).to_csv(index=False))
     print(f"predicted {n_faces} face(s) in {len(inputs)} input(s) with {predictor.label}", file=sys.stderr)
     return 0
 
@@ -167,11 +169,7 @@ def _tee(log, path):
 def cmd_train(args) -> int:
     """Train in the foreground (under torchrun: with DDP, one process a GPU). Prints the run id and
     its folder on stdout; progress on stderr."""
-    import os
-
-    from fer.store import Run
-    from fer.training import config as C
-    from fer.training import trainer
+    from fer.training import trainer  # torch: only to train
 
     if not args.config and not args.resume:
         raise C.ConfigError("give --config (a new run) or --resume RUN_ID")
@@ -194,8 +192,6 @@ def cmd_train(args) -> int:
 
 
 def _model_rows() -> list[dict]:
-    from fer.store import Model
-
     rows = []
     for m in Model.list():
         current = m.current_id()
@@ -209,8 +205,6 @@ def _model_rows() -> list[dict]:
 
 
 def cmd_model_list(args) -> int:
-    import json
-
     rows = _model_rows()
     if args.json:
         for r in rows:
@@ -228,24 +222,18 @@ def cmd_model_list(args) -> int:
 
 
 def cmd_model_promote(args) -> int:
-    from fer.store import promote
-
     v = promote(args.run, args.name)
     print(f"{v.ref}: now the current {v.name} (from run {args.run}); {v.folder}")
     return 0
 
 
 def cmd_model_restore(args) -> int:
-    from fer.store import Model
-
     v = Model.open(args.name).restore(args.version)
     print(f"{v.ref}: now the current {v.name}; {v.folder}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from fer.data.formats import FORMATS
-
     p = argparse.ArgumentParser(prog="python -m fer", description="FER Studio on the command line.")
     sub = p.add_subparsers(dest="command", required=True)
     ds = sub.add_parser("dataset", help="import and list datasets").add_subparsers(dest="action", required=True)
@@ -297,7 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("predict", help="emotions of the faces in photos and videos")
     pr.add_argument("inputs", nargs="+", metavar="IMAGE_OR_VIDEO")
     pr.add_argument("--model", default="default", help="model folder, run id, model name, NAME@VERSION or 'default'")
-    pr.add_argument("--json", action="store_true", help="one JSON object per image (per analysed video frame) a line")
+    out = pr.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="one JSON object per image (per analysed video frame) a line")
+    out.add_argument("--csv", action="store_true", help="the photos' faces as one CSV table (as the Predict page gives)")
     pr.add_argument("--detector", choices=("mtcnn", "haar"), default=None,
                     help="override the detector the model was trained with (a warning is printed)")
     pr.add_argument("--every", type=int, default=5, help="videos: analyse every k-th frame (default 5)")

@@ -1,8 +1,12 @@
-"""Drawing results on images: boxes, labels with confidence, and small probability bars."""
+"""Drawing results on images: boxes, labels with confidence, small probability bars, and the
+PNG bytes of an image (every PNG download of the pages)."""
 from __future__ import annotations
+
+import io
 
 import cv2
 import numpy as np
+from PIL import Image
 
 from fer.labels import CLASSES
 
@@ -60,3 +64,10 @@ def detections(image: np.ndarray, found) -> np.ndarray:
                                                     (0, 128, 255))):
                 cv2.circle(out, (int(round(x)), int(round(y))), max(2, thick + 1), colour, -1)
     return out
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """An RGB (or gray) uint8 image as PNG bytes."""
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buf, "PNG")
+    return buf.getvalue()

@@ -7,6 +7,7 @@ takes seconds to import: it is imported inside the functions, when an explanatio
 """
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import torch
 import torch.nn as nn
@@ -18,7 +19,7 @@ SLOW = {"ScoreCAM": "ScoreCAM runs the model once per channel of the layer: seco
 
 
 def _cam_class(method: str):
-    import pytorch_grad_cam as pgc
+    import pytorch_grad_cam as pgc  # seconds to import: only when a map is asked for
 
     table = {"GradCAM": pgc.GradCAM, "GradCAM++": pgc.GradCAMPlusPlus, "XGradCAM": pgc.XGradCAM,
              "EigenCAM": pgc.EigenCAM, "LayerCAM": pgc.LayerCAM, "HiResCAM": pgc.HiResCAM, "ScoreCAM": pgc.ScoreCAM}
@@ -31,7 +32,7 @@ def explain(model: nn.Module, meta: dict, crop: np.ndarray, method: str = "GradC
             layer: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(heatmap H×W float32 in [0, 1], class probabilities) for one crop; ``target`` None is the
     predicted class."""
-    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # seconds, as above
 
     model.eval()
     x = crop_input(crop, meta)
@@ -47,13 +48,11 @@ def explain(model: nn.Module, meta: dict, crop: np.ndarray, method: str = "GradC
 
 def overlay(crop: np.ndarray, heat: np.ndarray, opacity: float = 0.5) -> np.ndarray:
     """The heatmap (jet) over the crop, uint8 RGB."""
-    from pytorch_grad_cam.utils.image import show_cam_on_image
+    from pytorch_grad_cam.utils.image import show_cam_on_image  # seconds, as above
 
     rgb = crop if crop.ndim == 3 and crop.shape[2] == 3 else np.repeat(crop.reshape(*crop.shape[:2], 1), 3, axis=2)
     return show_cam_on_image(rgb.astype(np.float32) / 255, heat, use_rgb=True, image_weight=1 - opacity)
 
 
 def heat_rgb(heat: np.ndarray) -> np.ndarray:
-    import cv2
-
     return cv2.cvtColor(cv2.applyColorMap(np.uint8(255 * heat), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
+import pandas as pd
 import torch
 
 from fer import faces, models
 from fer.images import fit_square
+from fer.labels import CLASSES
 from fer.store import ModelVersion, resolve_model
 
 
@@ -119,3 +122,16 @@ class Predictor:
         probs = self.classify(crops)
         return [FaceResult(f.box, f.landmarks, dict(zip(self.classes, map(float, p))), self.classes[int(p.argmax())],
                            f.score, c) for f, p, c in zip(found, probs, crops)]
+
+
+RESULT_COLUMNS = ["image", "face", "label", "confidence", "box_x1", "box_y1", "box_x2", "box_y2", *CLASSES]
+
+
+def results_table(results: Iterable[tuple[str, list[FaceResult]]]) -> pd.DataFrame:
+    """One row per face of each named image: the Predict page's table and CSV, and
+    ``python -m fer predict --csv``."""
+    rows = [{"image": name, "face": k, "label": r.label, "confidence": r.confidence,
+             **{f"box_{n}": round(v, 1) for n, v in zip(("x1", "y1", "x2", "y2"), r.box)},
+             **{c: r.probs[c] for c in CLASSES}}
+            for name, found in results for k, r in enumerate(found)]
+    return pd.DataFrame(rows, columns=RESULT_COLUMNS)

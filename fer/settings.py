@@ -38,6 +38,7 @@ LIMITS = {
     "zip_max_members": ("FER_ZIP_MAX_MEMBERS", int),
     "zip_max_ratio": ("FER_ZIP_MAX_RATIO", float),
 }
+KEYS = ("import_roots", "device", "max_jobs", "ice_servers", *LIMITS)
 
 
 @dataclass
@@ -84,7 +85,7 @@ def default_import_roots() -> list[str]:
 def load() -> Settings:
     """The settings in force; a broken settings.toml raises ``ValueError`` naming the file."""
     s = Settings(import_roots=default_import_roots())
-    s.origin = {k: "default" for k in ("import_roots", "device", "max_jobs", "ice_servers", *LIMITS)}
+    s.origin = {k: "default" for k in KEYS}
     p = path()
     if p.exists():
         try:

@@ -1,8 +1,5 @@
 """Dataset: bring datasets in, look at what they hold, preview face alignment, manage them."""
-import json
-
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from fer import faces, jobs, settings, store
@@ -12,7 +9,7 @@ from fer.data import importing, lifecycle
 from fer.draw import detections
 from fer.images import ImageError, load_rgb
 from fer.labels import CLASSES
-from fer.ui import params
+from fer.ui import charts, params
 from fer.ui.data import alignment_preview, explore, manifest, thumbnail
 
 st.set_page_config(page_title="Dataset · FER Studio", layout="wide")
@@ -108,13 +105,7 @@ with explore_tab:
             st.subheader(ds)
             st.caption(f"{d['rows']:,} images · sources: " + ", ".join(f"{k} ({v['format']})" for k, v in d["sources"].items()))
             for by in ("split", "source"):
-                t = x[by]
-                long = (t / t.sum() if shares else t).reset_index().melt(id_vars="label_name", value_name="images")
-                fig = px.bar(long, x="label_name", y="images", color=by, barmode="group",
-                             title=f"classes by {by}", category_orders={"label_name": list(CLASSES)})
-                fig.update_layout(height=300, margin=dict(l=0, r=0, t=40, b=0), xaxis_title=None,
-                                  yaxis_tickformat=".0%" if shares else None)
-                st.plotly_chart(fig, key=f"dist-{ds}-{by}")
+                st.plotly_chart(charts.class_distribution(x[by], by, shares), key=f"dist-{ds}-{by}")
             b = x["balance"]
             st.markdown(f"Imbalance ratio (train, largest / smallest class): **{b['imbalance_ratio']:.1f}**"
                         if b["imbalance_ratio"] else "No training images.")
@@ -128,9 +119,7 @@ with explore_tab:
             st.caption("Modes: " + ", ".join(f"{k} {v:,}" for k, v in x["modes"].items()))
             by = st.radio("Histograms by", ["label_name", "source"], horizontal=True, key=f"hist-{ds}")
             for stat, title in (("mean", "brightness (mean)"), ("std", "contrast (std)")):
-                fig = px.line(x["hist"][(stat, by)], x=stat, y="images", color=by, title=title, line_shape="hvh")
-                fig.update_layout(height=260, margin=dict(l=0, r=0, t=40, b=0))
-                st.plotly_chart(fig, key=f"h-{ds}-{stat}")
+                st.plotly_chart(charts.histogram(x["hist"][(stat, by)], stat, by, title), key=f"h-{ds}-{stat}")
             st.download_button("Manifest (CSV)", x["csv"], f"{ds}_manifest.csv", "text/csv", key=f"csv-{ds}")
             st.download_button("Manifest (parquet)", x["parquet"],
                                f"{ds}_{layout.MANIFEST}", key=f"pq-{ds}")
@@ -227,22 +216,4 @@ with manage_tab:
             lifecycle.delete(chosen)
             st.rerun()
 
-    st.subheader("Settings")
-    try:
-        s = settings.load()
-    except ValueError as e:
-        st.error(str(e))
-        st.stop()
-    with st.form("settings"):
-        roots = st.text_area("Import roots (one per line)", "\n".join(s.import_roots))
-        device = st.text_input("Device", s.device, help="auto, cpu, cuda or cuda:N")
-        max_jobs = st.number_input("Jobs at once", 1, 64, int(s.max_jobs))
-        ice = st.text_area("ICE servers (JSON)", json.dumps(s.ice_servers),
-                           help='e.g. [{"urls": ["stun:stun.example.org:3478"]}]; none needed on localhost')
-        if st.form_submit_button("Save settings"):
-            try:
-                s.import_roots = [r.strip() for r in roots.splitlines() if r.strip()]
-                s.device, s.max_jobs, s.ice_servers = device.strip(), int(max_jobs), json.loads(ice or "[]")
-                st.success(f"Saved to {settings.save(s)} (environment variables still win).")
-            except (ValueError, json.JSONDecodeError) as e:
-                st.error(f"Not saved: {e}")
+    st.markdown("Import roots, device, jobs at once and the camera's ICE servers: [Settings →](/Settings)")

@@ -1,12 +1,13 @@
 """Train: pick a dataset and a preset, adjust any option, launch; follow every run live."""
 import streamlit as st
+import yaml
 
 from fer import jobs, settings
 from fer.data import names as dataset_names
 from fer.training import config as C
 from fer.training.launch import launch, presets
 from fer.store import Run
-from fer.ui.jobs import run_panel
+from fer.ui.run_panel import run_panel
 
 st.set_page_config(page_title="Train · FER Studio", layout="wide")
 st.title("Train")
@@ -57,8 +58,6 @@ def _widget(key: str, value, meaning: str, wkey: str):
     if key in ("optimizer.head_lr",):
         return float(text) if text.strip() else None
     if isinstance(default, list):
-        import yaml
-
         return yaml.safe_load(text) if text.strip() else []
     return text.strip() or None
 

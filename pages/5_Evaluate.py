@@ -2,15 +2,15 @@
 import urllib.parse
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from fer import evaluation, jobs
 from fer.data import names as dataset_names
 from fer.labels import CLASSES
 from fer.store import EVAL_SPLITS
+from fer.ui import charts
 from fer.ui.evals import leak_free, pick, pick_evaluation, read
-from fer.ui.models import choices
+from fer.ui.model_picker import choices
 
 st.set_page_config(page_title="Evaluate · FER Studio", layout="wide")
 st.title("Evaluate")
@@ -93,12 +93,7 @@ with right:
     st.subheader("Confusion matrix")
     norm = st.toggle("Row-normalised", value=True)
     cm = pd.DataFrame(summary["confusion_matrix"], index=list(CLASSES), columns=list(CLASSES))
-    shown = cm.div(cm.sum(axis=1).replace(0, 1), axis=0) if norm else cm
-    fig = go.Figure(go.Heatmap(z=shown.values, x=list(CLASSES), y=list(CLASSES), colorscale="Blues",
-                               text=cm.values, texttemplate="%{text}", hovertemplate="true %{y}, predicted %{x}: %{z}"))
-    fig.update_layout(height=420, xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed",
-                      margin=dict(l=0, r=0, t=10, b=0))
-    st.plotly_chart(fig, key="cm")
+    st.plotly_chart(charts.confusion_matrix(cm, norm), key="cm")
     c = st.columns(3)
     true_c = c[0].selectbox("True", CLASSES, key="cell-true")
     pred_c = c[1].selectbox("Predicted", CLASSES, index=1, key="cell-pred")
@@ -117,25 +112,16 @@ others = {lab: v for lab, v in choices().items() if v.ref != model_x and evaluat
 c = st.columns([1, 3])
 cls = c[0].selectbox("Class", CLASSES, index=CLASSES.index("fear"))
 overlay = c[1].multiselect("Overlay runs evaluated on the same data", list(others))
-fig = go.Figure()
-for name, p in [(label, pred)] + [(o, read(evaluation_of(others[o]))[1]) for o in overlay]:
-    curve = evaluation.pr_curves(p).get(cls)
-    if curve:
-        fig.add_trace(go.Scatter(x=curve["recall"], y=curve["precision"], mode="lines",
-                                 name=f"{name} (AP {curve['ap']:.3f})"))
-fig.update_layout(height=360, xaxis_title="recall", yaxis_title="precision", margin=dict(l=0, r=0, t=10, b=0))
-st.plotly_chart(fig, key="pr")
+curves = {name: evaluation.pr_curves(p).get(cls)
+          for name, p in [(label, pred)] + [(o, read(evaluation_of(others[o]))[1]) for o in overlay]}
+st.plotly_chart(charts.pr_curves({name: c for name, c in curves.items() if c}), key="pr")
 aps = {c: v["ap"] for c, v in evaluation.pr_curves(pred).items()}
 st.caption("Average precision: " + ", ".join(f"{c} {v:.3f}" for c, v in aps.items()))
 
 left, right = st.columns(2)
 with left:
     st.subheader("Calibration")
-    fig = go.Figure([go.Bar(x=reliability["confidence"], y=reliability["accuracy"], name="accuracy",
-                            width=1 / 15 * 0.9, marker_color="#1f77b4"),
-                     go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line=dict(dash="dash"))])
-    fig.update_layout(height=320, xaxis_title="confidence", yaxis_title="accuracy", margin=dict(l=0, r=0, t=10, b=0))
-    st.plotly_chart(fig, key="reliability")
+    st.plotly_chart(charts.reliability(reliability), key="reliability")
 with right:
     st.subheader("By source and split")
     for by in ("source", "split"):

@@ -1,20 +1,16 @@
 """Explain: where a model looked (Grad-CAM and relatives), for a dataset image or an upload."""
-import io
-
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image
 
 from fer import evaluation, explain
-from fer.store import Dataset, NotFound
-from fer.draw import COLOURS
+from fer.data.arrays import prepare_one
+from fer.draw import png_bytes
 from fer.images import ImageError, load_rgb
 from fer.labels import CLASSES
-from fer.data.arrays import prepare_one
-from fer.ui import params
+from fer.store import Dataset, NotFound
+from fer.ui import charts, params
 from fer.ui.evals import pick, pick_evaluation, read
-from fer.ui.models import load_predictor
+from fer.ui.model_picker import load_predictor
 
 st.set_page_config(page_title="Explain · FER Studio", layout="wide")
 st.title("Explain")
@@ -39,13 +35,6 @@ opacity = st.sidebar.slider("Overlay opacity", 0.0, 1.0, 0.5, 0.05)
 q = st.query_params
 
 
-def bars(p):
-    fig = go.Figure(go.Bar(x=list(p), y=list(CLASSES), orientation="h",
-                           marker_color=[f"rgb{COLOURS[c]}" for c in CLASSES]))
-    fig.update_layout(height=220, margin=dict(l=0, r=0, t=0, b=0), xaxis=dict(range=[0, 1], tickformat=".0%"))
-    return fig
-
-
 def show_crop(crop, true_label=None, key="one"):
     p = predictor.classify([crop])[0]
     pred_idx = int(p.argmax())
@@ -65,16 +54,15 @@ def show_crop(crop, true_label=None, key="one"):
                   width="stretch")
     cols[1].image(explain.heat_rgb(heat), caption=f"{method} for {CLASSES[t]}", width="stretch")
     cols[2].image(over, caption="overlay", width="stretch")
-    cols[3].plotly_chart(bars(p), key=f"bars-{key}")
+    cols[3].plotly_chart(charts.probability_bars(list(p)), key=f"bars-{key}")
     if true_label is not None and true_label != pred_idx:  # a mistake: what pulled each way
         st.markdown(f"**A mistake**: {CLASSES[true_label]} seen as {CLASSES[pred_idx]}. Maps for both:")
         c = st.columns(2)
         for col, cls in zip(c, (pred_idx, true_label)):
             h, _ = explain.explain(model, meta, crop, method, cls, layer)
             col.image(explain.overlay(crop, h, opacity), caption=f"{method} for {CLASSES[cls]}", width=260)
-    buf = io.BytesIO()
-    Image.fromarray(np.concatenate([rgb, explain.heat_rgb(heat), over], axis=1)).save(buf, "PNG")
-    st.download_button("Download (PNG)", buf.getvalue(), f"{method}_{CLASSES[t]}.png", "image/png", key=f"dl-{key}")
+    st.download_button("Download (PNG)", png_bytes(np.concatenate([rgb, explain.heat_rgb(heat), over], axis=1)),
+                       f"{method}_{CLASSES[t]}.png", "image/png", key=f"dl-{key}")
 
 
 source = st.radio("Image", ["from an evaluation", "upload"], horizontal=True,

@@ -5,15 +5,13 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image
 
-from fer.draw import COLOURS, annotate
+from fer.draw import annotate, png_bytes
 from fer.images import ImageError, load_rgb
-from fer.labels import CLASSES
-from fer.ui.models import picker
+from fer.predict import results_table
+from fer.ui import charts
+from fer.ui.model_picker import picker
 from fer.video import VideoError, analyse, probe
 
 st.set_page_config(page_title="Predict · FER Studio", layout="wide")
@@ -23,19 +21,6 @@ if predictor is None:
     st.stop()
 st.caption(f"{predictor.label}: faces found with {predictor.detector}, cut as the model was trained "
            f"({predictor.size} px, {'grayscale' if predictor.channels == 1 else 'RGB'}).")
-
-
-def bars(probs: dict) -> go.Figure:
-    fig = go.Figure(go.Bar(x=[probs[c] for c in CLASSES], y=list(CLASSES), orientation="h",
-                           marker_color=[f"rgb{COLOURS[c]}" for c in CLASSES]))
-    fig.update_layout(height=210, margin=dict(l=0, r=0, t=0, b=0), xaxis=dict(range=[0, 1], tickformat=".0%"))
-    return fig
-
-
-def png(rgb) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "PNG")
-    return buf.getvalue()
 
 
 photos_tab, video_tab = st.tabs(["Photos", "Video"])
@@ -48,7 +33,7 @@ with photos_tab:
         uploads = list(uploads or []) + ([shot] if shot else [])
     if not uploads:
         st.info("Upload one or more photos: every face in them gets its emotion.")
-    rows, annotated = [], {}
+    found, annotated = [], {}
     progress = st.progress(0.0, text="…") if len(uploads or []) > 1 else None
     for i, up in enumerate(uploads or []):
         data = up.getvalue()
@@ -62,10 +47,7 @@ with photos_tab:
         if progress:
             progress.progress((i + 1) / len(uploads), text=f"{i + 1} of {len(uploads)} photos")
         annotated[up.name] = annotate(rgb, results)
-        for k, r in enumerate(results):
-            rows.append({"image": up.name, "face": k, "label": r.label, "confidence": r.confidence,
-                         **{f"box_{n}": round(v, 1) for n, v in zip(("x1", "y1", "x2", "y2"), r.box)},
-                         **{c: r.probs[c] for c in CLASSES}})
+        found.append((up.name, results))
         with st.container(border=True):
             st.markdown(f"**{up.name}** · {len(results)} face(s)" + (" (whole image)" if whole else ""))
             if not results:
@@ -79,9 +61,9 @@ with photos_tab:
                 for k, r in enumerate(results[:6]):
                     c = st.columns([1, 3])
                     c[0].image(r.crop, caption=f"face {k + 1}", width=72)
-                    c[1].plotly_chart(bars(r.probs), key=f"bars-{up.name}-{k}")
-    if rows:
-        table = pd.DataFrame(rows)
+                    c[1].plotly_chart(charts.probability_bars(r.probs, height=210), key=f"bars-{up.name}-{k}")
+    table = results_table(found)
+    if not table.empty:
         st.subheader("Results")
         st.dataframe(table, hide_index=True, width="stretch")
         d = st.columns(3)
@@ -92,7 +74,7 @@ with photos_tab:
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as zf:
             for name, img in annotated.items():
-                zf.writestr(f"{Path(name).stem}_annotated.png", png(img))
+                zf.writestr(f"{Path(name).stem}_annotated.png", png_bytes(img))
         d[2].download_button("Annotated images (zip)", buf.getvalue(), "annotated.zip", "application/zip")
 
 with video_tab:
@@ -121,11 +103,7 @@ with video_tab:
         if first.empty:
             st.warning("No face was found in the analysed frames.")
         else:
-            fig = go.Figure([go.Scatter(x=first["time"], y=first[c], name=c, mode="lines",
-                                        line=dict(color=f"rgb{COLOURS[c]}")) for c in CLASSES])
-            fig.update_layout(height=320, xaxis_title="seconds", yaxis=dict(title="probability (largest face)",
-                                                                            range=[0, 1]))
-            st.plotly_chart(fig, key="timeline")
+            st.plotly_chart(charts.emotion_timeline(first), key="timeline")
             st.caption("Dominant emotion over the video: " + ", ".join(
                 f"{k} {v:.0%}" for k, v in first["label"].value_counts(normalize=True).items()))
         if shots:

@@ -1,18 +1,15 @@
 """Live: emotions on the browser's camera, in real time (WebRTC). Frames stay in memory."""
-import io
 import queue
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
-from PIL import Image
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer import settings
-from fer.draw import COLOURS
-from fer.labels import CLASSES
+from fer.draw import png_bytes
 from fer.live import FrameProcessor, make_callback
-from fer.ui.models import picker
+from fer.ui import charts
+from fer.ui.model_picker import picker
 
 st.set_page_config(page_title="Live · FER Studio", layout="wide")
 st.title("Live")
@@ -52,10 +49,9 @@ with left:
         if frame is None:
             st.warning("No frame yet: press START first.")
         else:
-            buf = io.BytesIO()
-            Image.fromarray(frame[:, :, ::-1]).save(buf, "PNG")
-            st.image(buf.getvalue(), caption="snapshot")
-            st.download_button("Download the snapshot (PNG)", buf.getvalue(), "snapshot.png", "image/png")
+            png = png_bytes(frame[:, :, ::-1])
+            st.image(png, caption="snapshot")
+            st.download_button("Download the snapshot (PNG)", png, "snapshot.png", "image/png")
 
 
 @st.fragment(run_every=0.5)
@@ -76,15 +72,8 @@ def timeline() -> None:
     now = seen[-1]
     st.metric("emotion now", f"{now['label']} ({now['probs'][now['label']]:.0%})")
     df = pd.DataFrame([{"time": h["time"], **h["probs"]} for h in seen])
-    fig = go.Figure([go.Scatter(x=df["time"], y=df[c], name=c, mode="lines", line=dict(color=f"rgb{COLOURS[c]}"))
-                     for c in CLASSES])
-    fig.update_layout(height=300, margin=dict(l=0, r=0, t=10, b=0), xaxis_title="seconds",
-                      yaxis=dict(range=[0, 1], title="probability (largest face)"))
-    st.plotly_chart(fig, key="live-timeline")
-    bars = go.Figure(go.Bar(x=[now["probs"][c] for c in CLASSES], y=list(CLASSES), orientation="h",
-                            marker_color=[f"rgb{COLOURS[c]}" for c in CLASSES]))
-    bars.update_layout(height=220, margin=dict(l=0, r=0, t=0, b=0), xaxis=dict(range=[0, 1], tickformat=".0%"))
-    st.plotly_chart(bars, key="live-bars")
+    st.plotly_chart(charts.emotion_timeline(df, height=300), key="live-timeline")
+    st.plotly_chart(charts.probability_bars(now["probs"]), key="live-bars")
 
 
 with right:

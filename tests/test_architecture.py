@@ -58,3 +58,17 @@ def test_the_import_check_sees_every_form(tmp_path):
             assert any(m.startswith("fer.training") for m in _imported_modules(probe)), form
     finally:
         probe.unlink(missing_ok=True)
+
+
+def test_every_figure_comes_from_the_charts_module():
+    """Pages lay figures out; plotly is imported by fer/ui/charts.py alone."""
+    files = [*FER.rglob("*.py"), *(REPO / "pages").glob("*.py"), REPO / "Home.py"]
+    offenders = [f"{p.relative_to(REPO)} imports {m}" for p in sorted(files) if p != FER / "ui" / "charts.py"
+                 for m in sorted(_imported_modules(p)) if m == "plotly" or m.startswith("plotly.")]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_streamlit_is_imported_by_pages_and_fer_ui_only():
+    offenders = [f"{p.relative_to(REPO)}" for p in sorted(FER.rglob("*.py")) if "ui" not in p.relative_to(FER).parts
+                 and any(m == "streamlit" or m.startswith("streamlit.") for m in _imported_modules(p))]
+    assert not offenders, "\n".join(offenders)

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from fer import jobs
-from fer.jobs import JobError, job_harness
+from fer.jobs import job_harness
 from fer.store import Job, layout
 
 import builders as b

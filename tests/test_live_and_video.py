@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fer import models
 from fer.labels import CLASSES
 from fer.live import FrameProcessor, iou, make_callback
 from fer.predict import Predictor
@@ -160,6 +159,34 @@ def test_predict_page_upload_table_download(default_model, tmp_path):
     at.get("file_uploader")[0].upload("notes.jpg", b"hello", "image/jpeg")
     at.run()
     assert "notes.jpg: not an image" in at.error[0].value
+
+
+def test_the_cli_csv_is_the_predict_pages_table(default_model, store, tmp_path):
+    import io
+
+    import pandas as pd
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(skdata.astronaut()).save(buf, "PNG")
+    (tmp_path / "astro.png").write_bytes(buf.getvalue())
+    env = {**os.environ, "FER_ARTIFACTS": str(store)}
+    p = subprocess.run([sys.executable, "-m", "fer", "predict", str(tmp_path / "astro.png"), "--csv"], cwd=REPO,
+                       env=env, capture_output=True, text=True, timeout=180)
+    assert p.returncode == 0, p.stderr
+    cli = pd.read_csv(io.StringIO(p.stdout))
+    at = AppTest.from_file(str(REPO / "pages" / "8_Predict.py"), default_timeout=120).run()
+    at.get("file_uploader")[0].upload("astro.png", buf.getvalue(), "image/png")
+    at.run()
+    page = at.dataframe[0].value
+    assert list(cli.columns) == list(page.columns) and len(cli) == len(page) == 1
+    assert cli["label"].tolist() == page["label"].tolist()
+    numbers = [c for c in page.columns if c not in ("image", "label")]
+    assert np.allclose(cli[numbers].to_numpy(float), page[numbers].to_numpy(float), atol=1e-5)
+    video = _video(tmp_path / "clip.mp4", frames=4)
+    p = subprocess.run([sys.executable, "-m", "fer", "predict", str(video), "--csv"], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "--json" in p.stderr
 
 
 def test_predict_page_without_any_model(store, monkeypatch):

@@ -1,6 +1,11 @@
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from fer import settings
+
+from builders import REPO
+
+PAGE = str(REPO / "pages" / "10_Settings.py")
 
 
 def test_defaults_on_an_empty_store(store):
@@ -67,3 +72,34 @@ def test_bad_limits_name_the_problem(store, monkeypatch, var, value, match):
     monkeypatch.setenv(var, value)
     with pytest.raises(ValueError, match=match):
         settings.load()
+
+
+def test_settings_page_saves_refuses_and_says_what_the_environment_overrides(store, monkeypatch):
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception and not at.warning
+    at.number_input[0].set_value(3)
+    at.text_area[1].set_value("not json")
+    at.button[0].click().run()
+    assert "Not saved" in at.error[0].value and not store.exists()  # nothing written
+    at.text_area[1].set_value('[{"urls": ["stun:stun.example.org:3478"]}]')
+    at.number_input[1].set_value(8)  # the largest image, MiB
+    at.button[0].click().run()
+    assert "Saved to" in at.success[0].value
+    s = settings.load()
+    assert s.max_jobs == 3 and s.ice_servers == [{"urls": ["stun:stun.example.org:3478"]}] and s.max_image_mib == 8
+    monkeypatch.setenv("FER_MAX_JOBS", "7")
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert "max_jobs (FER_MAX_JOBS)" in at.warning[0].value
+    (store / "settings.toml").write_text("max_jobs = [")
+    at = AppTest.from_file(PAGE, default_timeout=30).run()
+    assert not at.exception and "not valid TOML" in at.error[0].value
+
+
+def test_the_dataset_page_no_longer_holds_the_settings(store, tmp_path):
+    import builders as b
+    from fer.data import import_dataset
+
+    import_dataset([str(b.fer2013_folders(tmp_path / "fer"))], "tiny", workers=1)
+    at = AppTest.from_file(str(REPO / "pages" / "1_Dataset.py"), default_timeout=60).run()
+    assert not at.exception and not [f for f in at.get("form")]
+    assert any("(/Settings)" in m.value for m in at.markdown)

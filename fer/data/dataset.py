@@ -16,13 +16,14 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 import fer
 from fer import store
 from fer.store import Dataset, NotFound
 from fer.data import quality, splits
 from fer.data.formats import FORMATS, READY_48_GRAY, Record, detect
-from fer.data.scan import scan
+from fer.data.scan import csv_pixels, fer_pixels, scan
 from fer.data.sources import SourceError, SourceFiles, read_member
 from fer.images import MAX_PIXELS, open_image
 from fer.labels import CLASSES, LabelMapper, parse_mapping
@@ -281,13 +282,9 @@ def read_bytes(dataset_info: dict, path: str) -> bytes:
 
 def load_image(dataset_info: dict, path: str, max_pixels: int = MAX_PIXELS):
     """The image behind a manifest ``path`` as a PIL image (FER2013 CSV rows included)."""
-    from PIL import Image
-
     sid, _, inner = path.partition(":")
     member, _, row = inner.rpartition("#")
     if row.isdigit() and member.lower().endswith(".csv"):  # a FER2013 CSV row
-        from fer.data.scan import csv_pixels, fer_pixels
-
         src = dataset_info["sources"][sid]
         return Image.fromarray(fer_pixels(csv_pixels(src["location"], src["kind"], member)[int(row)]), "L")
     return open_image(read_bytes(dataset_info, path), max_pixels)

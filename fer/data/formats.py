@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Callable, Iterator
 
+import pandas as pd
+import yaml
+
 from fer.data.sources import SourceError, SourceFiles
 from fer.images import is_image_name
 from fer.labels import FER2013_IDS, RAFDB_IDS, LabelMapper, normalise
@@ -174,8 +177,6 @@ def read_rafdb(files, mapper):
 
 
 def _yolo_names(files: SourceFiles, names: list[str]) -> dict[int, str]:
-    import yaml
-
     yamls = [n for n in names if PurePosixPath(n).name in ("data.yaml", "data.yml")]
     if not yamls:
         raise SourceError(f"{files.label}: no data.yaml with class names (AffectNet YOLO layout)")
@@ -238,8 +239,6 @@ def _is_fer_csv(files: SourceFiles, name: str) -> bool:
 
 def read_fer2013_csv(files, mapper):
     """``emotion,pixels,Usage``: one row per line; ``Usage`` gives the official split."""
-    import pandas as pd
-
     csvs = [n for n in _csv_names(files) if _is_fer_csv(files, n)]
     if not csvs:
         raise SourceError(f"{files.label}: no CSV with 'emotion' and 'pixels' columns (FER2013 CSV)")

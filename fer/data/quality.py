@@ -90,7 +90,7 @@ def near_pairs(phash: pd.Series, max_distance: int) -> pd.DataFrame:
 # -- groups and flags -----------------------------------------------------------------------
 
 def _components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    from scipy.sparse import coo_matrix
+    from scipy.sparse import coo_matrix  # scipy: only when groups are formed
     from scipy.sparse.csgraph import connected_components
 
     graph = coo_matrix((np.ones(len(a), bool), (a, b)), shape=(n, n))

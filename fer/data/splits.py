@@ -36,7 +36,7 @@ def _carve(labels: np.ndarray, groups: np.ndarray | None, fractions: list[float]
                 out[rows[start:start + k]] = part
                 start += k
         return out
-    from sklearn.model_selection import StratifiedGroupKFold
+    from sklearn.model_selection import StratifiedGroupKFold  # seconds to import: only when carving
 
     n_groups = len(np.unique(groups))
     n_splits = min(int(round(1 / min(fractions))), n_groups)

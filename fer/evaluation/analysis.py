@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from fer.data import manifest
+from fer.data.quality import near_pairs
 from fer.evaluation import metrics
 from fer.labels import CLASSES
 
@@ -20,7 +22,7 @@ def probs(pred: pd.DataFrame) -> np.ndarray:
 
 def pr_curves(pred: pd.DataFrame) -> dict[str, dict]:
     """One-vs-rest precision-recall curve and average precision per class (scikit-learn)."""
-    from sklearn.metrics import average_precision_score, precision_recall_curve
+    from sklearn.metrics import average_precision_score, precision_recall_curve  # seconds to import
 
     out = {}
     p = probs(pred)
@@ -64,9 +66,6 @@ def breakdown(pred: pd.DataFrame, by: str) -> pd.DataFrame:
 def leaked(pred: pd.DataFrame, eval_dataset: str, train_dataset: str, max_distance: int = 4) -> np.ndarray:
     """True for evaluated images with a byte-identical or perceptually near copy (Hamming
     distance <= ``max_distance``) among the training split of ``train_dataset``."""
-    from fer.data import manifest
-    from fer.data.quality import near_pairs
-
     ev = manifest(eval_dataset).set_index("path").loc[pred["path"], ["sha1", "phash"]].reset_index()
     tr = manifest(train_dataset)
     tr = tr[tr["split"] == "train"]

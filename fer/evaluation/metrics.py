@@ -8,6 +8,7 @@ from fer.labels import CLASSES
 
 def summary(labels: np.ndarray, probs: np.ndarray) -> dict:
     """Accuracy, macro P/R/F1, top-3 accuracy, mean NLL, per-class report, confusion matrix."""
+    # scikit-learn takes seconds to import: only when figures are computed
     from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
 
     labels = np.asarray(labels, dtype=np.int64)

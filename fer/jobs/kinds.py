@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 
 from fer import settings
+from fer.data import SourceSpec, import_dataset, summary, summary_text
+from fer.data.align import align_dataset, describe
 from fer.data.formats import FORMATS
 from fer.faces import METHODS
 from fer.jobs.harness import job_harness
@@ -127,8 +129,6 @@ def check_import(args: dict) -> dict:
 
 
 def run_import(args: dict, folder: Path) -> int:
-    from fer.data import SourceSpec, import_dataset, summary, summary_text
-
     with job_harness(folder, cooperative=False) as job:
         t0 = time.perf_counter()
         specs = [SourceSpec(s["location"], s.get("format")) for s in args["sources"]]
@@ -155,8 +155,6 @@ def check_align(args: dict) -> dict:
 
 
 def _align(name: str, options: dict, job) -> dict:
-    from fer.data.align import align_dataset, describe  # torch (MTCNN): loaded in the job's process only
-
     done = align_dataset(name, progress=job.stage, **options)
     print(describe(done))
     return done

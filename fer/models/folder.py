@@ -11,6 +11,7 @@ import platform
 import subprocess
 from pathlib import Path
 
+import fer
 from fer import store
 from fer.labels import CLASSES
 from fer.store import ModelNotFound  # noqa: F401  (what resolving a model name raises)
@@ -40,9 +41,9 @@ def write_meta(folder: Path, meta: dict) -> None:
 
 def load(folder: Path, device: str = "cpu"):
     """(model in eval mode, meta) from a model folder; weights through safetensors only."""
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # torch: reading model.json alone stays light
 
-    from fer.models.registry import build
+    from fer.models.registry import build  # torch and timm, likewise
 
     folder = Path(folder)
     meta = read_meta(folder)
@@ -77,10 +78,8 @@ def git_commit() -> str | None:
 
 def environment() -> dict:
     """Package versions, git commit and hardware, for model.json."""
-    import timm
+    import timm  # torch and timm: only where a model is written
     import torch
-
-    import fer
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     return {

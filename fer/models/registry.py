@@ -14,6 +14,7 @@ from pathlib import Path
 import timm
 import torch
 import torch.nn as nn
+from safetensors.torch import load_file
 from timm.models import register_model
 
 from fer.labels import NUM_CLASSES
@@ -88,7 +89,7 @@ class FaceNetClassifier(nn.Module):
     def __init__(self, pretrained: bool = False, num_classes: int = NUM_CLASSES, drop_rate: float = 0.5,
                  in_chans: int = 3, **_):
         super().__init__()
-        from facenet_pytorch import InceptionResnetV1
+        from facenet_pytorch import InceptionResnetV1  # only this backbone needs facenet-pytorch
 
         if in_chans != 3:
             raise ModelError("facenet_vggface2 takes RGB input: set model.channels: 3")
@@ -155,8 +156,6 @@ def build(mcfg: dict, num_classes: int = NUM_CLASSES, for_training: bool = True)
             raise ModelError(f"model.weights: {path} does not exist")
         if path.suffix == ".safetensors" and _is_fer_checkpoint(path):
             model = timm.create_model(name, pretrained=False, **kwargs)
-            from safetensors.torch import load_file
-
             model.load_state_dict(load_file(path))
             return model
         return timm.create_model(name, pretrained=True, pretrained_cfg_overlay=dict(file=str(path)), **kwargs)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -155,8 +156,6 @@ class Dataset:
 
     def faces(self, mmap: bool = True):
         """The aligned crops (memory-mapped), or None before alignment."""
-        import numpy as np
-
         path = self.faces_path
         return np.load(path, mmap_mode="r" if mmap else None) if path.exists() else None
 

@@ -18,6 +18,8 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn as nn
+from timm.data import Mixup
+from timm.utils import ModelEmaV3
 
 from fer import models, store
 from fer.data import arrays, dataset
@@ -218,8 +220,6 @@ def _loss(recipe: Recipe, train_labels: np.ndarray, device: torch.device) -> Cal
 def _mixup(recipe: Recipe):
     if recipe.mixup.alpha <= 0:
         return None
-    from timm.data import Mixup  # timm.data pulls in torchvision's datasets: only when mixup is on
-
     return Mixup(mixup_alpha=recipe.mixup.alpha, prob=recipe.mixup.prob, mode="batch",
                  label_smoothing=recipe.loss.label_smoothing, num_classes=NUM_CLASSES)
 
@@ -227,8 +227,6 @@ def _mixup(recipe: Recipe):
 def _ema(recipe: Recipe, model: nn.Module):
     if not recipe.ema.enabled:
         return None
-    from timm.utils import ModelEmaV3  # only when EMA is on
-
     return ModelEmaV3(model, decay=recipe.ema.decay, use_warmup=recipe.ema.warmup)
 
 

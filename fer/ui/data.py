@@ -2,9 +2,15 @@
 the dataset's version (``Dataset.stamp``: its files' sizes and times), so it cannot go stale."""
 from __future__ import annotations
 
+import cv2
+import numpy as np
+import pandas as pd
 import streamlit as st
 
+from fer import faces
 from fer.data import dataset, quality, stats
+from fer.images import to_rgb
+from fer.labels import CLASSES
 from fer.store import Dataset
 
 
@@ -41,8 +47,6 @@ def flagged(name: str, view: str, threshold):
 
 @st.cache_data(show_spinner=False, max_entries=4096)
 def _thumbnail(name: str, sources: tuple, path: str, side: int):
-    from fer.images import to_rgb
-
     try:
         img = dataset.load_image(dataset.info(name), path)
     except Exception:
@@ -59,9 +63,6 @@ def thumbnail(name: str, path: str, side: int = 96):
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _explore(name: str, stamp: tuple) -> dict:
-    import numpy as np
-    import pandas as pd
-
     df = _manifest(name, stamp)
     ok = df[~df["q_corrupt"]]
     hist = {}
@@ -96,13 +97,6 @@ def alignment_preview(name: str, seed: int, detector: str) -> list:
 
 @st.cache_data(show_spinner="Finding faces…", max_entries=16)
 def _alignment_preview(name: str, stamp: tuple, seed: int, detector: str) -> list:
-    import cv2
-    import numpy as np
-
-    from fer import faces
-    from fer.images import to_rgb
-    from fer.labels import CLASSES
-
     df = _manifest(name, stamp)
     d = dataset.info(name)
     out = []

@@ -5,9 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from fer import evaluation
+from fer.data import DatasetError
 from fer.store import Dataset, Evaluation, ModelVersion, NotFound
 from fer.ui import params
-from fer.ui.models import chosen_model
+from fer.ui.model_picker import chosen_model
 
 
 # Cached readers key on the folder and its files' version (``stamp``); the record itself is passed
@@ -24,8 +25,6 @@ def read(ev: Evaluation, flip: bool = False):
 
 @st.cache_data(show_spinner="Looking for copies of the evaluated images in the training split…", max_entries=16)
 def _leak_free(folder: str, stamp: tuple, train_dataset: str, datasets: tuple, _ev: Evaluation) -> dict | None:
-    from fer.data import DatasetError
-
     _, pred = read(_ev)
     try:
         return evaluation.leak_free(pred, _ev.dataset, train_dataset)

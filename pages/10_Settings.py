@@ -1,0 +1,52 @@
+"""Settings: what the app may import from, where it trains, how many jobs run at once, the
+camera's STUN/TURN servers and the limits against decompression bombs. Environment variables
+still win over what is saved here."""
+import json
+
+import pandas as pd
+import streamlit as st
+
+from fer import settings
+
+st.set_page_config(page_title="Settings · FER Studio", layout="wide")
+st.title("Settings")
+
+try:
+    s = settings.load()
+except ValueError as e:
+    st.error(f"The settings cannot be read: {e}. Fix or delete the file; saving here replaces it.")
+    s = settings.Settings(import_roots=settings.default_import_roots(),
+                          origin={k: "default" for k in settings.KEYS})
+
+st.dataframe(pd.DataFrame([{"setting": k, "value": str(getattr(s, k)), "from": s.origin.get(k, "default")}
+                           for k in settings.KEYS]), hide_index=True, width="stretch")
+overridden = [f"{k} ({s.origin[k]})" for k in settings.KEYS if s.origin.get(k, "").startswith("FER_")]
+if overridden:
+    st.warning("Set by environment variables, which win over this file: " + ", ".join(overridden))
+
+with st.form("settings"):
+    roots = st.text_area("Import roots (one per line)", "\n".join(s.import_roots),
+                         help="folders the Dataset page may import from (uploads are always allowed)")
+    device = st.text_input("Device", s.device, help="auto, cpu, cuda or cuda:N")
+    max_jobs = st.number_input("Jobs at once", 1, 64, int(s.max_jobs),
+                               help="imports, trainings and evaluations that run at once; more wait in a queue")
+    ice = st.text_area("ICE servers (JSON)", json.dumps(s.ice_servers),
+                       help='e.g. [{"urls": ["stun:stun.example.org:3478"]}]; none needed on localhost')
+    st.caption("Limits on what an import reads (decompression bombs): a file over its limit is flagged, never read.")
+    c = st.columns(4)
+    limits = {
+        "max_image_mib": c[0].number_input("Largest image (MiB)", 1, 1 << 20, int(s.max_image_mib)),
+        "max_file_mib": c[1].number_input("Largest other file (MiB)", 1, 1 << 20, int(s.max_file_mib),
+                                          help="a CSV, a label list, ..."),
+        "zip_max_members": c[2].number_input("Most members in a zip", 1, 1 << 31, int(s.zip_max_members)),
+        "zip_max_ratio": c[3].number_input("Largest zip compression ratio", 1.0, 1e6, float(s.zip_max_ratio),
+                                           help="unpacked size / packed size"),
+    }
+    if st.form_submit_button("Save settings", type="primary"):
+        try:
+            new = settings.Settings(import_roots=[r.strip() for r in roots.splitlines() if r.strip()],
+                                    device=device.strip(), max_jobs=int(max_jobs), ice_servers=json.loads(ice or "[]"),
+                                    **{k: settings.LIMITS[k][1](v) for k, v in limits.items()})
+            st.success(f"Saved to {settings.save(new)} (environment variables still win).")
+        except (ValueError, json.JSONDecodeError) as e:
+            st.error(f"Not saved: {e}")
