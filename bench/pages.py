@@ -1,6 +1,6 @@
 """Warm render time of pages with Streamlit's AppTest, on the store $FER_ARTIFACTS points at.
 
-    python bench/pages.py --run RUN --eval "fer2013 / test" [--repeats 5]
+    python bench/pages.py --model MODEL_ID --eval fer2013/test [--repeats 5]
 
 Each page runs once (cold: imports, caches filled), then ``--repeats`` more times; the median
 of those warm runs is reported beside the cold one.
@@ -22,8 +22,8 @@ def main() -> None:
     from streamlit.testing.v1 import AppTest
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("--run", default="default")
-    ap.add_argument("--eval", default="fer2013 / test")
+    ap.add_argument("--model", "--run", default="default", help="a run id, NAME, NAME@VERSION or default")
+    ap.add_argument("--eval", default="fer2013/test")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--pages", nargs="*", default=["Home", "5_Evaluate", "6_Errors", "7_Explain", "3_Train", "4_Runs"])
     args = ap.parse_args()
@@ -33,14 +33,14 @@ def main() -> None:
         times = []
         for _ in range(args.repeats + 1):
             at = AppTest.from_file(str(path), default_timeout=300)
-            at.query_params.update({"run": args.run, "eval": args.eval})
+            at.query_params.update({"model": args.model, "eval": args.eval})
             t = time.perf_counter()
             at.run()
             times.append(time.perf_counter() - t)
             if at.exception:
                 raise SystemExit(f"{page}: {at.exception[0].message}")
         out[page] = {"cold_s": round(times[0], 3), "warm_median_s": round(statistics.median(times[1:]), 3)}
-    print(json.dumps({"run": args.run, "eval": args.eval, "pages": out}, indent=2))
+    print(json.dumps({"model": args.model, "eval": args.eval, "pages": out}, indent=2))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import streamlit as st
 from fer import faces, jobs, settings, store
 from fer.store import layout
 from fer.data import DatasetError, FORMATS, SourceError, SourceSpec, info, names
-from fer.data import importing, lifecycle
+from fer.data import importing, lifecycle, stats
 from fer.draw import detections
 from fer.images import ImageError, load_rgb
 from fer.labels import CLASSES
@@ -190,7 +190,7 @@ with faces_tab:
 
 # -- manage ------------------------------------------------------------------------------------
 with manage_tab:
-    use = lifecycle.disk_use()
+    use = stats.disk_use()
     st.dataframe(use, hide_index=True, width="stretch")
     st.caption(f"Store: {store.disk_usage(store.root()) / 2**20:,.1f} MiB in {store.root()}")
     c = st.columns(3)

@@ -1,10 +1,8 @@
 """Datasets of the store as a user manages them: rename and delete (decisions and uploads go with
-the folder), and the disk each one uses."""
+the folder)."""
 from __future__ import annotations
 
 from pathlib import Path
-
-import pandas as pd
 
 from fer import store
 from fer.data import dataset
@@ -28,8 +26,3 @@ def rename(old: str, new: str) -> Path:
 
 def delete(name: str) -> None:
     store.remove_folder(dataset.record(name).folder)
-
-
-def disk_use() -> pd.DataFrame:
-    """MiB per dataset of the store."""
-    return pd.DataFrame([{"dataset": d.name, "MiB": store.disk_usage(d.folder) / 2**20} for d in Dataset.list()])

@@ -1,11 +1,13 @@
-"""Statistics of a dataset for the Dataset page: classes by split or source, class balance and
-the sampler's weights, duplicates and leakage."""
+"""Statistics of datasets for the Dataset page: classes by split or source, class balance and
+the sampler's weights, duplicates and leakage, and the disk each dataset uses."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from fer import store
 from fer.labels import CLASSES, NUM_CLASSES
+from fer.store import Dataset
 
 
 def class_weights(labels: np.ndarray) -> np.ndarray:
@@ -37,3 +39,8 @@ def leakage(df: pd.DataFrame) -> dict:
             "groups_across_splits": int(df.loc[df["q_cross_split_duplicate"], "dup_group"].nunique()),
             "groups_with_conflicting_labels": int(df.loc[df["q_label_conflict"], "dup_group"].nunique()),
             "near_groups": int(df["near_dup_group"].nunique())}
+
+
+def disk_use() -> pd.DataFrame:
+    """MiB per dataset of the store."""
+    return pd.DataFrame([{"dataset": d.name, "MiB": store.disk_usage(d.folder) / 2**20} for d in Dataset.list()])
