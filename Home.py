@@ -48,7 +48,7 @@ dm = overview.default_model()
 if dm is None:
     st.caption("None yet: promote a finished run to `default` on the Runs page.")
 else:
-    origin = "shipped with FER Studio" if dm["shipped"] else "promoted by you (models/default)"
+    origin = "shipped with FER Studio" if dm["shipped"] else f"promoted by you (version {dm['version']} of default)"
     figures = (f"; test accuracy {dm['test_accuracy']:.1%}, macro-F1 {dm['test_macro_f1']:.3f}"
                if dm["test_accuracy"] is not None else "")
     st.markdown(f"**{dm['architecture']}** ({dm['input']}), trained on {dm['dataset']}, {origin}{figures}.")
