@@ -14,7 +14,6 @@ import os
 import shutil
 import site
 import subprocess
-import sys
 import time
 import venv
 

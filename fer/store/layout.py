@@ -3,8 +3,8 @@
 ```
 $FER_ARTIFACTS (default: ./artifacts)
   settings.toml
-  datasets/<name>/  manifest.parquet, dataset.json, near_pairs.parquet, exclusions.csv,
-                    faces.npy, faces.parquet, cache-<size>-<channels>-<hash>.npy, sources/
+  datasets/<name>/  manifest.parquet, dataset.json, near_pairs.parquet, exclusions.csv (and its
+                    .lock), faces.npy, faces.parquet, cache-<size>-<channels>-<hash>.npy, sources/
   runs/<run id>/    run.json, config.yaml, status.json, job.json, metrics.jsonl, train.log,
                     last.pt, model.safetensors, model.json, eval/<dataset>/<split>/
   models/<name>/    current.json, versions/<n>/ (model.safetensors, model.json, version.json,
