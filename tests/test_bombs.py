@@ -13,7 +13,7 @@ import zipfile
 import pytest
 
 from fer import store as fer_store
-from fer.data import SourceError, import_dataset, manage, manifest
+from fer.data import SourceError, import_dataset, importing, manifest
 
 import builders as b
 from builders import REPO
@@ -129,7 +129,7 @@ def test_member_count_is_judged_from_the_end_record(store, tmp_path, monkeypatch
         import_dataset([str(z)], "m", workers=1)
     monkeypatch.setattr(zipfile.ZipFile, "__init__", lambda *a, **k: pytest.fail("directory parsed"))
     with pytest.raises(SourceError, match="12 members"):
-        manage.save_upload("m", "m.zip", z.read_bytes())
+        importing.save_upload("m", "m.zip", z.read_bytes())
 
 
 def test_a_read_stops_at_its_limit_whatever_the_header_says():
@@ -146,12 +146,12 @@ def test_a_read_stops_at_its_limit_whatever_the_header_says():
 def test_the_upload_applies_the_same_limits(store, bombs, tmp_path, monkeypatch):
     data = bombs["zeros"].read_bytes()
     with pytest.raises(SourceError, match=rf"zeros.zip: 2.0 GiB unpacked .* largest member '{ZEROS}'"):
-        manage.save_upload("up", "zeros.zip", data)
+        importing.save_upload("up", "zeros.zip", data)
     assert not (store / "datasets").exists()
     # lifted ratio: the upload is kept, and its import flags the member as the import above does
     monkeypatch.setenv("FER_ZIP_MAX_RATIO", "1000000")
     z = _with_images(bombs["zeros"], tmp_path / "up.zip", n=4)
-    saved = manage.save_upload("up", "up.zip", z.read_bytes())
+    saved = importing.save_upload("up", "up.zip", z.read_bytes())
     df = import_dataset([str(saved)], "up", workers=1).manifest.set_index("path")
     assert df.loc[f"up:{ZEROS}", "q_corrupt"] and "over the 64.0 MiB limit" in df.loc[f"up:{ZEROS}", "error"]
 
