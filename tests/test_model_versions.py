@@ -36,7 +36,7 @@ def sha(path) -> str:
 
 def tree(root) -> dict:
     """Every file under the store with its bytes' hash: 'nothing changed' is this staying equal."""
-    return {str(p.relative_to(root)): sha(p) for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".models.lock"}
+    return {str(p.relative_to(root)): sha(p) for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def test_every_promotion_adds_a_version_and_restore_goes_back(store):
@@ -151,6 +151,13 @@ def test_bad_ids_are_one_line_exit_2_and_change_nothing(store, args, reason):
     p = cli(*[run.id if a == "RUN" else a.replace("RUN", run.id) for a in args], store=store, check=False)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and reason in p.stderr and "Traceback" not in p.stderr
     assert tree(store) == before
+
+
+def test_a_refused_command_on_an_empty_store_writes_nothing(store):
+    for args in (["model", "restore", "default", "7"], ["model", "restore", "default"], ["model", "promote", "x", "y"]):
+        p = cli(*args, store=store, check=False)
+        assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+    assert not store.exists()
 
 
 def test_promoting_a_run_without_weights_is_refused(store):

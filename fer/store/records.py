@@ -621,11 +621,12 @@ class Model:
     def restore(self, version: str | None = None) -> ModelVersion:
         """Make ``version`` current (None: the previously current one); the one it replaces
         becomes the previous."""
+        target = str(version) if version is not None else self.previous_id()
+        if target is None:
+            raise ModelNotFound(f"model {self.name!r} has no earlier version to restore")
+        self.version(target)  # refused before anything is written, the lock file included
         with _models_lock():
             cur = self.current_id()
-            target = str(version) if version is not None else self.previous_id()
-            if target is None:
-                raise ModelNotFound(f"model {self.name!r} has no earlier version to restore")
             chosen = self.version(target)
             if target != cur:
                 self._unlegacy()
