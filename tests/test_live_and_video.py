@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer.labels import CLASSES
-from fer.live import FrameProcessor, iou, make_callback
+from fer.live import FrameProcessor, iou
 from fer.predict import Predictor
 
 from builders import REPO, untrained_model
@@ -31,7 +31,18 @@ def default_model(store):
     return Predictor.load("default")
 
 
-def test_faces_are_followed_between_detections(default_model, monkeypatch):
+@pytest.fixture
+def one_torch_thread():
+    """As the live worker runs: one torch thread (this thread only), restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_faces_are_followed_between_detections(default_model, monkeypatch, one_torch_thread):
     import fer.live
 
     calls = []
@@ -43,7 +54,7 @@ def test_faces_are_followed_between_detections(default_model, monkeypatch):
         out = fp.process(frame_at(60 + 6 * i))
         assert out.shape == (480, 640, 3) and len(fp.results) == 1
         boxes.append(fp.results[0].box)
-    assert len(calls) == 2  # frames 0 and 5
+    assert len(calls) == 2  # frames 0 and 5: the flow was trusted in between
     # the box moves with the face between detections (6 px a frame), not only at detections
     assert boxes[3][0] - boxes[1][0] > 6 and boxes[8][0] - boxes[6][0] > 6
     naive = default_model.predict(cv2.cvtColor(frame_at(60 + 6 * 9), cv2.COLOR_BGR2RGB))[0]
@@ -51,7 +62,82 @@ def test_faces_are_followed_between_detections(default_model, monkeypatch):
     assert fp.fps > 0
 
 
-def test_smoothing_damps_flicker(default_model):
+def panning(n):
+    """Camera frames of a real face panning 4 px a frame, right then back (triangle)."""
+    xs = [20 + 4 * (k if k <= 70 else 140 - k) for k in (i % 140 for i in range(n))]
+    return [frame_at(x) for x in xs]
+
+
+@pytest.mark.parametrize("stride, gap", [(1, 1), (11, 1), (11, 11)],
+                         ids=["every frame", "every 11th, gap unknown", "every 11th, gap given"])
+def test_boxes_stay_on_a_panning_face(default_model, one_torch_thread, stride, gap):
+    """Whatever reaches the processor, each box overlaps the face a detector finds on that same
+    frame. Fed every 11th frame the face jumps 44 px: the flow is checked (forward-backward) and
+    the face found again when it cannot follow; told the gap, the flow reaches that far."""
+    from fer import faces
+
+    video = panning(60 if stride == 1 else 220)[::stride]
+    fp = FrameProcessor(default_model, detect_every=15)
+    ious = []
+    for f in video:
+        fp.process(f, gap=gap)
+        truth = faces.detect(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), refine=False)[0].box
+        assert len(fp.results) == 1
+        ious.append(iou(fp.results[0].box, truth))
+    print(f"IoU with the detector: median {np.median(ious):.3f}, min {min(ious):.3f} over {len(ious)} frames, "
+          f"{fp.detections} detections")
+    assert min(ious) >= 0.5 and np.median(ious) >= 0.7
+    if gap == 11:
+        assert fp.detections <= len(video) // 2  # followed, not found again on every frame
+
+
+def test_frame_size_change_mid_stream(default_model, one_torch_thread):
+    """Browsers lower the resolution under load: the processor carries on at the new size."""
+    from fer import faces
+
+    fp = FrameProcessor(default_model, detect_every=15)
+    sizes = [(640, 480)] * 3 + [(320, 240)] * 3 + [(480, 360)] * 2 + [(640, 480)] * 2
+    for i, (w, h) in enumerate(sizes):
+        f = cv2.resize(frame_at(60 + 4 * i), (w, h), interpolation=cv2.INTER_AREA)
+        out = fp.process(f)
+        assert out.shape == (h, w, 3) and len(fp.results) == 1
+        truth = faces.detect(cv2.cvtColor(f, cv2.COLOR_BGR2RGB), refine=False)[0].box
+        assert iou(fp.results[0].box, truth) >= 0.5
+
+
+def test_mirror_flips_the_picture_not_the_text(default_model, one_torch_thread):
+    """The returned picture is mirrored, the boxes (and `results`) are in its coordinates, and
+    every text on it reads left to right (drawn after the flip)."""
+    from fer import faces
+    from fer.draw import annotate, put_text
+
+    frame = frame_at(20)  # off centre: the face on the left of the camera's picture
+    fp = FrameProcessor(default_model, mirror=True)
+    out = fp.process(frame, fps=12.5)
+    mirrored = cv2.flip(frame, 1)
+    truth = faces.detect(cv2.cvtColor(mirrored, cv2.COLOR_BGR2RGB), refine=False)[0].box
+    box = fp.results[0].box
+    assert iou(box, truth) >= 0.7 and (box[0] + box[2]) / 2 > 320  # on the right, where the mirror shows it
+    expected = annotate(mirrored, fp.results, bgr=True)
+    put_text(expected, "12.5 fps")
+    assert np.array_equal(out, expected)
+    fp.mirror = False  # turned off mid-stream: boxes follow at once
+    fp.process(frame)
+    assert (fp.results[0].box[0] + fp.results[0].box[2]) / 2 < 320
+
+
+def test_rate_meter_counts_over_wall_time():
+    from fer.live import RateMeter
+
+    m = RateMeter(window=2.0)
+    for k in range(10):
+        m.tick(100.0 + 0.1 * k)  # 10 frames in the first second
+    assert m.rate(101.0) == pytest.approx(10.0)
+    assert m.rate(102.0) == pytest.approx(4.5)  # 9 of them within the last 2 s: idle time counts
+    assert m.rate(104.0) == 0.0
+
+
+def test_smoothing_damps_flicker(default_model, one_torch_thread):
     rng = np.random.default_rng(0)
 
     def flickering(fp):
@@ -66,22 +152,137 @@ def test_smoothing_damps_flicker(default_model):
                                                                                                smoothing=0.0))
 
 
-def test_webrtc_callback_on_video_frames(default_model):
-    import queue
+class _Camera:
+    """An aiortc video track of panning-face frames at ``fps`` (faster than the processor)."""
 
-    import av
+    def __new__(cls, frames, fps):
+        import asyncio
+        import fractions
 
-    sink, latest = queue.Queue(maxsize=2), {}
-    cb = make_callback(FrameProcessor(default_model), sink, latest)
-    for i in range(4):
-        frame = av.VideoFrame.from_ndarray(frame_at(100 + i), format="bgr24")
-        frame.pts = i
-        out = cb(frame)
-        assert isinstance(out, av.VideoFrame) and out.pts == i and (out.width, out.height) == (640, 480)
-    assert not np.array_equal(out.to_ndarray(format="bgr24"), frame_at(103))  # drawn on
-    assert sink.qsize() == 2  # a full queue drops the oldest, never blocks the camera
-    item = sink.get()
-    assert item["faces"] == 1 and set(item["probs"]) == set(CLASSES) and latest["frame"].shape == (480, 640, 3)
+        import av
+        from aiortc import MediaStreamTrack
+        from aiortc.mediastreams import MediaStreamError
+
+        class Camera(MediaStreamTrack):
+            kind = "video"
+
+            def __init__(self):
+                super().__init__()
+                self.sent = 0
+
+            async def recv(self):
+                if self.sent >= len(frames):
+                    self.stop()
+                if self.readyState != "live":
+                    raise MediaStreamError
+                await asyncio.sleep(1 / fps)
+                f = av.VideoFrame.from_ndarray(frames[self.sent], format="bgr24")
+                f.pts, f.time_base = self.sent * 3000, fractions.Fraction(1, 90000)
+                self.sent += 1
+                return f
+
+        return Camera()
+
+
+def _run_stream(stream, frames, fps, take, encode_s):
+    """Camera → stream.sink; a slow consumer (the encoder) takes `take` frames from stream.track;
+    then STOP as streamlit-webrtc does it (`sink.stop()` from another thread)."""
+    import asyncio
+    import threading
+
+    async def main():
+        camera = _Camera(frames, fps)
+        stream.sink.addTrack(camera)
+        stream.sink.start()
+        out = []
+        for _ in range(take):
+            out.append(await asyncio.wait_for(stream.track.recv(), timeout=120))
+            await asyncio.sleep(encode_s)
+        stopper = threading.Thread(target=stream.sink.stop)
+        stopper.start()
+        while stopper.is_alive():
+            await asyncio.sleep(0.01)
+        return out
+
+    return asyncio.run(main())
+
+
+def test_live_stream_sends_each_fresh_frame_once_and_drops_stale_ones(default_model):
+    from aiortc.mediastreams import MediaStreamError
+
+    from fer.live import LiveStream
+
+    stream = LiveStream(FrameProcessor(default_model, mirror=False))
+    out = _run_stream(stream, panning(400), fps=200, take=8, encode_s=0.02)
+    pts = [f.pts for f in out]
+    assert pts == sorted(set(pts))  # never a frame twice, never an older one after a newer one
+    pictures = [f.to_ndarray(format="bgr24") for f in out]
+    assert all(not np.array_equal(a, b) for a, b in zip(pictures, pictures[1:]))
+    assert stream.dropped > 0 and stream.processed < stream.received  # skipped, not queued
+    assert not np.array_equal(pictures[-1], panning(400)[out[-1].pts // 3000])  # annotated
+    times = [r["time"] for r in stream.timeline()]
+    assert times == sorted(times) and times[0] >= 0 and len(times) == stream.processed
+    assert all(r["faces"] == 1 and set(r["probs"]) == set(CLASSES) for r in stream.timeline())
+    assert stream.ended  # STOP ended it
+    stream.stop(wait=10)
+    assert not stream.working
+    with pytest.raises(MediaStreamError):
+        import asyncio
+
+        asyncio.run(stream.track.recv())
+
+
+def test_a_failing_frame_keeps_the_video_going_and_says_why(default_model):
+    from fer.live import LiveStream
+
+    processor = FrameProcessor(default_model)
+    real, calls = processor.process, []
+
+    def flaky(image, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise cv2.error("OpenCV(4.14.0) error: (-215:Assertion failed) in calcOpticalFlowPyrLK")
+        return real(image, **kw)
+
+    processor.process = flaky
+    stream = LiveStream(processor)
+    errors = []
+    stream.track.publish = (lambda publish: lambda f: (errors.append(stream.error), publish(f)))(stream.track.publish)
+    out = _run_stream(stream, panning(400), fps=100, take=4, encode_s=0.05)
+    assert len(out) == 4 and stream.processed >= 4
+    assert errors[1] and "Assertion failed" in errors[1]  # the page shows it
+    assert errors[-1] is None  # and clears it once frames are processed again
+
+
+def test_live_stream_keeps_a_bounded_window(default_model):
+    from fer.live import LiveStream
+
+    stream = LiveStream(FrameProcessor(default_model, draw=False), history_seconds=0.3)
+    _run_stream(stream, panning(400), fps=100, take=12, encode_s=0.05)
+    times = [r["time"] for r in stream.timeline()]
+    assert times[-1] - times[0] <= 0.3 and times[-1] > 0.3  # the last 0.3 s of a longer stream
+
+
+def test_ten_streams_started_and_stopped_leave_nothing_behind(default_model):
+    """Each START makes a LiveStream, each STOP ends it: its worker thread ends and nothing
+    keeps it (or its frames) alive."""
+    import gc
+    import threading
+    import weakref
+
+    from fer.live import LiveStream
+
+    processor = FrameProcessor(default_model)
+    refs = []
+    for _ in range(10):
+        stream = LiveStream(processor)
+        _run_stream(stream, panning(60), fps=100, take=2, encode_s=0.0)
+        stream.stop(wait=10)
+        refs.append(weakref.ref(stream))
+        del stream
+    gc.collect()
+    assert [r for r in refs if r() is not None] == []
+    assert not [t for t in threading.enumerate() if t.name == "fer-live"]
 
 
 def _video(path, frames=24):
