@@ -31,6 +31,7 @@ from types import SimpleNamespace
 import av
 import cv2
 import numpy as np
+import pandas as pd
 from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
@@ -466,6 +467,17 @@ class LiveStream:
                 return list(self.history)
             except RuntimeError:  # appended to while copying
                 continue
+
+    def emotions(self, points: int = 240) -> pd.DataFrame:
+        """The largest face's probabilities over the stream (``time``: seconds since its first
+        frame, one column per class), averaged into at most ``points`` equal bins of time, so a
+        chart of the last two minutes stays light; frames without a face are left out."""
+        rows = [r for r in self.timeline() if r["probs"]]
+        if not rows:
+            return pd.DataFrame(columns=["time", *self.processor.predictor.classes])
+        df = pd.DataFrame([{"time": r["time"], **r["probs"]} for r in rows])
+        width = max((df["time"].iloc[-1] - df["time"].iloc[0]) / points, 1e-9)
+        return df.groupby(((df["time"] - df["time"].iloc[0]) // width).clip(upper=points - 1)).mean()
 
     def stop(self, wait: float = 0) -> None:
         """End the stream: the worker exits after its current frame, the outgoing track ends.

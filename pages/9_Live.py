@@ -1,15 +1,18 @@
 """Live: emotions on the browser's camera, in real time (WebRTC). Frames stay in memory."""
-import queue
-
-import pandas as pd
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from fer import settings
 from fer.draw import png_bytes
-from fer.live import FrameProcessor, make_callback
+from fer.live import FrameProcessor, LiveStream, release_memory
 from fer.ui import charts
 from fer.ui.model_picker import picker
+
+# What the browser is asked for: 640×480 holds faces at arm's length and keeps encoding and
+# decoding cheap on both sides; more than 30 frames/s would only be dropped.
+CAMERA = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {"ideal": 30, "max": 30}},
+          "audio": False}
+TIMELINE_POINTS = 240  # the chart's resolution: half a second over the last two minutes
 
 st.set_page_config(page_title="Live · FER Studio", layout="wide")
 st.title("Live")
@@ -19,33 +22,44 @@ st.caption("Privacy: camera frames are processed in memory on this server and ne
 predictor = picker("live")
 if predictor is None:
     st.stop()
-every = st.sidebar.slider("Detect every k frames", 1, 15, 4, help="faces are followed by optical flow in between")
+every = st.sidebar.slider("Detect every k frames", 1, 15, 4, help="faces are followed by optical flow in between, "
+                          "and detected again at once when the flow loses them")
 smoothing = st.sidebar.slider("Smoothing", 0.0, 0.95, 0.6, 0.05, help="weight of the past in the moving average")
-mirror = st.sidebar.toggle("Mirror", value=True)
+mirror = st.sidebar.toggle("Mirror", value=True, help="show the picture as a mirror does; labels stay readable")
 
-# One processor, queue and snapshot holder per browser session; the callback runs in a worker thread.
+# One processor per browser session and model; its settings follow the sidebar while it runs.
 key = f"live-{predictor.folder}-{predictor.detector}"
 if st.session_state.get("live_key") != key:
     st.session_state.live_key = key
     st.session_state.live_processor = FrameProcessor(predictor)
-    st.session_state.live_queue = queue.Queue(maxsize=600)
-    st.session_state.live_latest = {}
-    st.session_state.live_history = []
 processor: FrameProcessor = st.session_state.live_processor
 processor.detect_every, processor.smoothing, processor.mirror = every, smoothing, mirror
 
+# One LiveStream per START: the previous one ended with its camera track. Its timeline stays on
+# screen until the new one has frames.
+stream: LiveStream | None = st.session_state.get("live_stream")
+if stream is None or stream.ended:
+    if stream is not None and stream.started is not None:
+        st.session_state.live_previous = stream
+        # Streamlit's collection after every run is off (.streamlit/config.toml): free the
+        # ended connection now, once, while no video runs.
+        release_memory()
+    stream = st.session_state.live_stream = LiveStream(processor)
+stream.processor = processor
+
 left, right = st.columns([3, 2])
 with left:
-    ctx = webrtc_streamer(
+    webrtc_streamer(
         key="live",
         mode=WebRtcMode.SENDRECV,
         rtc_configuration={"iceServers": settings.load().ice_servers},
-        media_stream_constraints={"video": {"width": 640, "height": 480}, "audio": False},
-        video_frame_callback=make_callback(processor, st.session_state.live_queue, st.session_state.live_latest),
-        async_processing=True,
+        media_stream_constraints=CAMERA,
+        sink_video_track=stream.sink,
+        player_factory=stream.player,
     )
     if st.button("Snapshot", help="the current annotated frame, to look at and download"):
-        frame = st.session_state.live_latest.get("frame")
+        frame = stream.latest if stream.latest is not None else getattr(st.session_state.get("live_previous"),
+                                                                         "latest", None)
         if frame is None:
             st.warning("No frame yet: press START first.")
         else:
@@ -54,25 +68,27 @@ with left:
             st.download_button("Download the snapshot (PNG)", png, "snapshot.png", "image/png")
 
 
-@st.fragment(run_every=0.5)
+@st.fragment(run_every=1.0)  # once a second is enough for a person, and leaves the video alone
 def timeline() -> None:
-    history = st.session_state.live_history
-    q = st.session_state.live_queue
-    while True:
-        try:
-            history.append(q.get_nowait())
-        except queue.Empty:
-            break
-    del history[:-600]  # the last minute or so
-    seen = [h for h in history if h["probs"]]
-    st.metric("frames/s", f"{history[-1]['fps']:.1f}" if history else "—")
-    if not seen:
+    current: LiveStream = st.session_state.live_stream
+    shown = current if current.started is not None else st.session_state.get("live_previous")
+    live = shown is not None and not shown.ended
+    st.metric("frames/s", f"{shown.fps:.1f}" if live else "—",
+              help="fresh annotated frames sent to the browser per second")
+    if shown is None:
         st.info("Press START and allow the camera: the current emotion and its timeline appear here.")
         return
-    now = seen[-1]
+    if shown.error:
+        st.error(f"Frames are shown without faces: {shown.error}")
+    st.caption(f"{shown.received} camera frames received, {shown.processed} processed, {shown.dropped} skipped "
+               "for a newer one" + ("" if live else " · stopped"))
+    now = next((r for r in reversed(shown.timeline()) if r["probs"]), None)
+    if now is None:
+        st.info("No face yet: look into the camera.")
+        return
     st.metric("emotion now", f"{now['label']} ({now['probs'][now['label']]:.0%})")
-    df = pd.DataFrame([{"time": h["time"], **h["probs"]} for h in seen])
-    st.plotly_chart(charts.emotion_timeline(df, height=300), key="live-timeline")
+    chart = charts.emotion_timeline(shown.emotions(TIMELINE_POINTS), height=300)
+    st.plotly_chart(chart.update_layout(xaxis_title="seconds since START"), key="live-timeline")
     st.plotly_chart(charts.probability_bars(now["probs"]), key="live-bars")
 
 
