@@ -1,27 +1,26 @@
-"""The Live page in Chromium with a fake camera: press START, annotated frames come back and the
-timeline fills. The camera is a .y4m file composed from a real face (the astronaut photo)."""
-import cv2
-import numpy as np
+"""The Live page in Chromium with a 30 fps fake camera: a real face (the astronaut) panning 4 px a
+frame, a frame counter in every frame (live_probe.py). What the user sees: boxes on the face in
+the mirrored picture, fresh frames that keep coming (not a backlog), an emotion timeline whose
+time only increases (also across page reruns), and no exception box. Each step keeps a
+screenshot; a failing step's is named ...-FAILED.png."""
+import contextlib
+
 import pytest
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright cannot be imported").expect
-skdata = pytest.importorskip("skimage.data")
+pytest.importorskip("skimage.data")
 
+import live_probe as probe  # noqa: E402  (tests/e2e/live_probe.py)
 from conftest import LAUNCH_ARGS, find_chromium  # noqa: E402  (tests/e2e/conftest.py)
 
-
-def write_y4m(path, frames=30, size=(640, 480)):
-    """YUV4MPEG2 (I420): a header, then per frame 'FRAME' and the planes."""
-    w, h = size
-    face = cv2.cvtColor(cv2.resize(skdata.astronaut(), (300, 300)), cv2.COLOR_RGB2BGR)
-    with open(path, "wb") as f:
-        f.write(f"YUV4MPEG2 W{w} H{h} F15:1 Ip A1:1 C420jpeg\n".encode())
-        for i in range(frames):
-            frame = np.full((h, w, 3), 70, np.uint8)
-            x = 60 + 4 * i
-            frame[90:390, x:x + 300] = face
-            f.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
-    return path
+CAMERA_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+               "--autoplay-policy=no-user-gesture-required"]
+TIMELINE_X = """() => {
+  for (const d of document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')) {
+    const title = d.layout && d.layout.xaxis && d.layout.xaxis.title;
+    if (title && String(title.text || title).includes('since START')) return Array.from(d.data[0].x);
+  }
+  return null; }"""
 
 
 @pytest.fixture
@@ -33,29 +32,110 @@ def model_store(store):
     return store
 
 
-def test_live_camera_round_trip(model_store, app_server, pw, tmp_path):
-    y4m = write_y4m(tmp_path / "camera.y4m")
+@pytest.fixture
+def live_page(pw, tmp_path):
+    browser = pw.chromium.launch(executable_path=find_chromium(), args=LAUNCH_ARGS + CAMERA_ARGS + [
+        f"--use-file-for-fake-video-capture={probe.write_camera(tmp_path / 'camera.y4m')}"])
+    context = browser.new_context(viewport={"width": 1280, "height": 1200})
+    context.add_init_script(probe.PROBE_JS)
+    yield context.new_page()
+    browser.close()
+
+
+def test_live_with_a_30fps_camera(model_store, app_server, live_page, tmp_path):
+    page, rec, n = live_page, probe.Records.empty(), [0]
+
+    @contextlib.contextmanager
+    def step(name):
+        n[0] += 1
+        try:
+            yield
+        except BaseException:
+            path = tmp_path / f"{n[0]}-{name}-FAILED.png"
+            page.screenshot(path=str(path), full_page=True)
+            print(f"screenshot of the failing step: {path}")
+            raise
+        page.screenshot(path=str(tmp_path / f"{n[0]}-{name}.png"), full_page=True)
+
+    def drain(frame):
+        rec.add(frame.evaluate(probe.DRAIN_JS))
+
     base = app_server(model_store)
-    args = LAUNCH_ARGS + ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                          f"--use-file-for-fake-video-capture={y4m}", "--autoplay-policy=no-user-gesture-required"]
-    # a browser of its own: the camera flags are launch arguments
-    browser = pw.chromium.launch(executable_path=find_chromium(), args=args)
-    page = browser.new_page(viewport={"width": 1280, "height": 1200})
-    try:
+    def detect_every(key):
+        slider = page.locator('[data-testid="stSlider"]').filter(has_text="Detect every k frames")
+        thumb = slider.locator("input[type=range]")
+        thumb.focus()
+        thumb.press(key)
+        expect(slider.get_by_test_id("stSliderThumbValue")).to_have_text("1" if key == "Home" else "15")
+
+    with step("open"):
         page.goto(f"{base}/Live")
         expect(page.get_by_role("heading", name="Live")).to_be_visible(timeout=60_000)
-        frame = page.frame_locator("iframe[title*='webrtc']").first
-        frame.get_by_role("button", name="START").click(timeout=60_000)
-        # annotated frames come back: the returned stream plays in the component's <video>
+        expect(page.get_by_text("Press START")).to_be_visible(timeout=30_000)
+        # detection on every frame: processing is slower than the camera, so a queue in front
+        # of it would fall further behind every second
+        detect_every("Home")
+
+    with step("start"):
+        page.frame_locator("iframe[title*='webrtc']").first.get_by_role("button", name="START").click(timeout=60_000)
+        frame = None
+        for _ in range(240):  # the first frames wait for the model and the detector to load
+            frame = frame or probe.probe_frame(page)
+            if frame:
+                drain(frame)
+                if any(r[1] >= 0 for r in rec.remote):
+                    break
+            page.wait_for_timeout(500)
+        assert frame is not None and any(r[1] >= 0 for r in rec.remote), "no annotated frame came back"
+
+    offset = probe.face_offset()
+    with step("fresh frames"):
+        t0 = frame.evaluate("() => performance.now()")
+        seen = []
+        for _ in range(3):  # three windows of 2 s: new frames in each, not a stream that stalls
+            page.wait_for_timeout(2000)
+            before = len(rec.remote)
+            drain(frame)
+            seen.append({r[1] for r in rec.remote[before:] if r[1] >= 0})
+        t1 = frame.evaluate("() => performance.now()")
+        assert all(len(s) >= 2 for s in seen), f"distinct frames per 2 s window: {[len(s) for s in seen]}"
+        assert seen[2] - seen[0] and seen[1] - seen[0]  # counters move on
+        figures = probe.summarise(rec, t0, t1, offset)
+        print("detect every frame:", figures)
+        # No backlog: with a queue the returned picture fell seconds behind the camera (12 s
+        # before this test); the newest frame first keeps it to a few frame times.
+        assert figures["latency_ms"]["median"] is not None and figures["latency_ms"]["median"] < 1500
+        shots = [probe.decode_shot(url) for _, t, url in rec.shots if t0 <= t < t1]
+        reads = [probe.read_counter(s) for s in shots]
+        assert shots and all(r is not None and r[1] for r in reads)  # every returned picture is mirrored
+
+    with step("boxes on the face"):
+        detect_every("End")  # optical flow for 14 frames out of 15
+        page.wait_for_timeout(2000)
+        drain(frame)
+        t0 = frame.evaluate("() => performance.now()")
+        page.wait_for_timeout(5000)
+        drain(frame)
+        t1 = frame.evaluate("() => performance.now()")
+        figures = probe.summarise(rec, t0, t1, offset)
+        print("detect every 15 frames:", figures)
+        box = figures["box"]
+        assert box["frames_checked"] >= 3 and box["without_box"] <= box["frames_checked"] // 4, box
+        assert box["corner_error_px"]["median"] <= 25, box
+
+    with step("timeline"):
+        expect(page.get_by_text("emotion now")).to_be_visible(timeout=30_000)
+        page.wait_for_function(f"({TIMELINE_X})() !== null", timeout=30_000)
+        first = page.evaluate(TIMELINE_X)
+        # a page rerun (a setting changed) must not restart the clock
+        smoothing = page.locator('[data-testid="stSlider"]').filter(has_text="Smoothing").locator("input[type=range]")
+        smoothing.focus()
+        smoothing.press("ArrowRight")
         page.wait_for_function(
-            """() => [...document.querySelectorAll('iframe')].some(f => {
-                   const v = f.contentDocument && f.contentDocument.querySelector('video');
-                   return v && v.videoWidth > 0 && v.currentTime > 1; })""", timeout=90_000)
-        # the timeline beside it fills from the callback's queue
-        expect(page.get_by_text("emotion now")).to_be_visible(timeout=60_000)
-        expect(page.locator('[data-testid="stPlotlyChart"]').first).to_be_visible(timeout=30_000)
+            f"(() => {{ const x = ({TIMELINE_X})(); return x && x[x.length - 1] > {first[-1] + 2}; }})()", timeout=30_000)
+        later = page.evaluate(TIMELINE_X)
+        assert later == sorted(later) and later[0] >= 0, "the time axis went back"
+        assert later[-1] > first[-1] + 2 and later[0] <= first[-1]  # the same clock, and it went on
+
+    with step("no exception"):
         assert page.locator('[data-testid="stException"]').count() == 0
-    finally:
-        page.screenshot(path=str(tmp_path / "live.png"))
-        print(f"screenshot: {tmp_path / 'live.png'}")
-        browser.close()
