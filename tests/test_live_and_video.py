@@ -1,4 +1,4 @@
-"""FrameProcessor, the WebRTC callback, the video path, the predict CLI and the Predict page."""
+"""FrameProcessor, LiveStream, the video path, the predict CLI and the Predict page."""
 import json
 import os
 import subprocess
