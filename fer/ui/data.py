@@ -45,6 +45,17 @@ def flagged(name: str, view: str, threshold):
     return _flagged(name, _stamp(name), view, threshold)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _overview(name: str, stamp: tuple):
+    t = quality.Thresholds.from_dict(dataset.info(name).get("thresholds"))
+    return quality.overview(_manifest(name, stamp), _pairs(name, stamp), t)
+
+
+def overview(name: str):
+    """Every check's count and share at the dataset's thresholds (``fer.data.quality.overview``)."""
+    return _overview(name, _stamp(name))
+
+
 @st.cache_data(show_spinner=False, max_entries=4096)
 def _thumbnail(name: str, sources: tuple, path: str, side: int):
     try:
