@@ -2,14 +2,15 @@
 import pandas as pd
 import streamlit as st
 
-from fer import faces, jobs, settings, store
-from fer.store import layout
+from fer import faces, settings, store
+from fer.store import Job, layout
 from fer.data import DatasetError, FORMATS, SourceError, SourceSpec, info, names
 from fer.data import importing, lifecycle, stats
 from fer.draw import detections
 from fer.images import ImageError, load_rgb
 from fer.labels import CLASSES
 from fer.ui import charts, params
+from fer.ui.run_panel import follow_jobs
 from fer.ui.data import alignment_preview, explore, manifest, thumbnail
 
 st.set_page_config(page_title="Dataset · FER Studio", layout="wide")
@@ -18,22 +19,20 @@ datasets = names()
 import_tab, explore_tab, faces_tab, manage_tab = st.tabs(["Import", "Explore", "Faces", "Manage"])
 
 
-@st.fragment(run_every=2)
-def data_jobs():
-    active = [j for j in jobs.listing() if j["kind"] in ("import", "align")][-5:]
-    for j in reversed(active):
-        p = j.get("progress") or 0.0
-        text = f"{j['kind']} {j['id']}: {j['state']}" + (f" — {j['error']}" if j.get("error") else "")
-        if j["state"] == "running":
-            st.progress(min(1.0, float(p)), text=text)
-        else:
-            st.caption(text)
+def data_jobs() -> list[dict]:
+    """Imports and alignments, followed; the page reruns when one ends (one key: one rerun)."""
+    return follow_jobs(("import", "align"), "dataset")
 
 
 # -- import ------------------------------------------------------------------------------------
 with import_tab:
     st.markdown("Several sources make one dataset; the format of each is detected unless you name it.")
-    name = st.text_input("Dataset name", key="new-name", help="letters, digits, . _ -")
+    if st.session_state.pop("import-queued", False):  # a fresh form once the import is on its way
+        st.session_state["new-name"] = ""
+    name = st.text_input("Dataset name", key="new-name", help=importing.NAME_RULE)
+    problem = importing.name_problem(name)  # said before anything is uploaded or queued
+    if problem:
+        (st.error if name else st.caption)(problem)
     sources = st.session_state.setdefault("sources", [])
     kind = st.radio("Source", ["a folder on the server", "an uploaded zip"], horizontal=True)
     c = st.columns([3, 1, 1])
@@ -48,7 +47,8 @@ with import_tab:
                 st.error(str(e))
     else:
         up = c[0].file_uploader("A zip of images", type=["zip"], key="new-zip")
-        if c[2].button("Add", key="add-zip", disabled=up is None):
+        if c[2].button("Add", key="add-zip", disabled=up is None or problem is not None,
+                       help="the zip is kept inside the dataset's folder: name the dataset first"):
             try:
                 saved = importing.save_upload(name, up.name, up.getvalue())
                 sources.append({"location": str(saved), "format": None if fmt == "auto" else fmt})
@@ -73,14 +73,17 @@ with import_tab:
             st.caption("Dropped: " + (", ".join(f"{k} ({v})" for k, v in p["dropped"].items()) or "nothing"))
         except (SourceError, DatasetError, ValueError) as e:
             st.error(str(e))
-    if c[1].button("Import", type="primary", disabled=not sources or not name):
+    if c[1].button("Import", type="primary", disabled=not sources or problem is not None):
         try:
             importing.launch_import(specs, name, mapping, align=align)
             st.success(f"Importing {name} as a job: it goes on if you leave this page.")
             sources.clear()
+            st.session_state["import-queued"] = True
         except (SourceError, DatasetError, ValueError) as e:
             st.error(str(e))
-    data_jobs()
+    for job in data_jobs():
+        if job["kind"] == "import" and job["state"] == "finished":  # show what it wrote
+            st.query_params["dataset"] = Job.open(job["id"]).spec()["args"]["name"]
 
 if not datasets:
     for tab in (explore_tab, faces_tab, manage_tab):
@@ -89,9 +92,8 @@ if not datasets:
                     "`python -m fer dataset import path/to/fer2013.zip --name fer2013`.")
     st.stop()
 
-chosen = st.sidebar.selectbox("Dataset", datasets, index=params.index("dataset", datasets, "dataset"))
-other = st.sidebar.selectbox("Side by side with", ["—"] + [d for d in datasets if d != chosen])
-st.query_params["dataset"] = chosen
+chosen = params.choose(st.sidebar.selectbox, "Dataset", datasets, "dataset", "dataset", key="dataset-chosen")
+other = st.sidebar.selectbox("Side by side with", ["—"] + [d for d in datasets if d != chosen], key="dataset-other")
 shown = [chosen] + ([other] if other != "—" else [])
 
 # -- explore -----------------------------------------------------------------------------------
