@@ -6,6 +6,7 @@ from fer import faces, settings, store
 from fer.store import Job, layout
 from fer.data import DatasetError, FORMATS, SourceError, SourceSpec, info, names
 from fer.data import importing, lifecycle, stats
+from fer.data.align import CROP_SIDE, preview_image
 from fer.draw import detections
 from fer.images import ImageError, load_rgb
 from fer.labels import CLASSES
@@ -171,24 +172,25 @@ with faces_tab:
     data_jobs()
 
     st.subheader("Alignment preview")
+    st.caption("Images that are already face crops (the source's format says so, as for FER2013 and CK+48, or "
+               f"every image of the source is square and at most {CROP_SIDE} px) are resized, not detected, and "
+               "never flagged 'no face'.")
     margin = st.slider("Margin", 0.0, 0.6, 0.3, 0.05)
     up = st.file_uploader("Or try a photo of your own", type=["jpg", "jpeg", "png", "webp", "bmp"], key="align-up")
     if up is not None:
         try:
-            rgb = load_rgb(up.getvalue())
-            samples = [("upload", rgb, faces.detect(rgb, method=detector))]
+            samples = [("upload", preview_image(load_rgb(up.getvalue()), False, detector, margin))]
         except ImageError as e:
             st.error(f"{up.name}: {e}")
             samples = []
     else:
-        samples = alignment_preview(chosen, st.session_state.get("sample_seed", 0), detector)
-    for label, rgb, found in samples:
+        samples = alignment_preview(chosen, st.session_state.get("sample_seed", 0), detector, margin)
+    for label, p in samples:
         c = st.columns([2, 1, 3])
-        c[0].image(detections(rgb, found), caption=f"{label}: {len(found)} face(s)", width=220)
-        if found:
-            c[1].image(faces.align(rgb, found[0], size=112, margin=margin), caption="aligned", width=112)
-        else:
-            c[1].caption("no face found: the image would keep a centre crop (q_no_face)")
+        c[0].image(detections(p["image"], p["faces"]), caption=label, width=220)
+        if p["aligned"] is not None:
+            c[1].image(p["aligned"], caption="as training sees it", width=112)
+        c[2].caption(p["how"])
 
 # -- manage ------------------------------------------------------------------------------------
 with manage_tab:
