@@ -143,3 +143,42 @@ def test_train_runs_and_evaluate_show_what_jobs_wrote(store, app_server, browser
         ev.screenshot(path=str(tmp_path / "evaluate-after-job.png"))
     finally:
         context.close()
+
+
+def test_predict_analyses_a_video_as_a_job_and_the_browser_plays_the_result(store, app_server, browser, tmp_path):
+    from builders import untrained_model
+    from test_video_jobs import write_video
+
+    untrained_model(store / "models" / "default")
+    clip = write_video(tmp_path / "astro.mp4", n=24, fps=12)
+    (tmp_path / "broken.mp4").write_bytes(b"\x00" * 4000)
+    context = browser.new_context(viewport={"width": 1280, "height": 1700}, accept_downloads=True)
+    page = context.new_page()
+    try:
+        page.goto(app_server(store) + "/Predict")
+        # the first load imports torch and loads the model: slow on a busy machine
+        expect(page.get_by_role("tab", name="Video")).to_be_visible(timeout=JOB_MS)
+        page.get_by_role("tab", name="Video").click()
+        upload = page.locator('[data-testid="stFileUploaderDropzoneInput"]').nth(1)
+        upload.set_input_files(str(tmp_path / "broken.mp4"))
+        expect(page.get_by_text("broken.mp4", exact=True)).to_be_visible(timeout=TIMEOUT_MS)
+        page.get_by_role("button", name="Analyse").click()
+        expect(page.get_by_text("broken.mp4: not a readable video")).to_be_visible(timeout=TIMEOUT_MS)
+        upload.set_input_files(str(clip))
+        expect(page.get_by_text("astro.mp4", exact=True)).to_be_visible(timeout=TIMEOUT_MS)
+        page.get_by_role("button", name="Analyse").click()
+        # no reload: the results appear when the job ends
+        expect(page.get_by_role("button", name="Annotated video (MP4)")).to_be_visible(timeout=JOB_MS)
+        played = page.evaluate("""async () => {
+            const v = document.querySelector('video'); v.muted = true; await v.play();
+            await new Promise(r => setTimeout(r, 1000));
+            return {width: v.videoWidth, time: v.currentTime, error: v.error && v.error.code}; }""")
+        assert played["width"] == 640 and played["time"] > 0.2 and played["error"] is None, played
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Annotated video (MP4)").click()
+        assert download.value.suggested_filename == "astro_annotated.mp4"
+        no_exception(page)
+    finally:
+        page.screenshot(path=str(tmp_path / "predict-video.png"))
+        print(f"screenshot: {tmp_path / 'predict-video.png'}")
+        context.close()
