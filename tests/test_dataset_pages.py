@@ -228,3 +228,24 @@ def test_quality_groups_larger_than_a_row_are_paged_not_cut(store, tmp_path):
     part.set_value(2).run()
     second = shown()
     assert len(second) == 3 and not first & second  # the other three, none lost
+
+
+def test_an_empty_or_invalid_name_says_what_a_valid_name_is_before_anything_runs(store, tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_IMPORT_ROOTS", str(tmp_path))
+    src = b.imagefolder(tmp_path / "mine", classes=("happy", "sad"), per_class=2)
+    at = AppTest.from_file(DATASET, default_timeout=60).run()
+    assert any(c.value.startswith("A dataset needs a name: letters, digits") for c in at.caption)
+    at.text_input(key="new-path").set_value(str(src))
+    at.button(key="add-path").click().run()
+    importing_button = lambda: next(x for x in at.button if x.label == "Import")  # noqa: E731
+    assert importing_button().disabled  # a source, but no name: nothing can run
+    for bad in ("../up", "my set", ".hidden", "x" * 65):
+        at.text_input(key="new-name").set_value(bad).run()
+        assert at.error and "cannot name a dataset: use letters, digits" in at.error[0].value, bad
+        assert importing_button().disabled
+    at.text_input(key="new-name").set_value("mine").run()
+    assert not at.error and not importing_button().disabled
+    import_dataset([str(src)], "taken", workers=1)
+    at.text_input(key="new-name").set_value("taken").run()
+    assert "exists already" in at.error[0].value and importing_button().disabled
+    assert not (store / "jobs").exists()
