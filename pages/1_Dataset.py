@@ -116,8 +116,9 @@ with explore_tab:
             leak = x["leakage"]
             st.markdown(f"Duplicates: **{leak['groups']:,}** byte-identical groups over {leak['files']:,} files, "
                         f"**{leak['groups_across_splits']:,}** across splits, **{leak['groups_with_conflicting_labels']:,}** "
-                        f"with conflicting labels; {leak['near_groups']:,} near-duplicate groups. "
-                        f"[Review them →](/Quality?dataset={ds}&check=duplicates%20across%20splits)")
+                        f"with conflicting labels; {leak['near_groups']:,} near-duplicate groups.")
+            if st.button("Review them on Quality →", key=f"review-{ds}", type="tertiary"):  # in this tab
+                st.switch_page("pages/2_Quality.py", query_params={"dataset": ds, "check": "duplicates across splits"})
             st.dataframe(x["sizes"], hide_index=True, width="stretch")
             st.caption("Modes: " + ", ".join(f"{k} {v:,}" for k, v in x["modes"].items()))
             by = st.radio("Histograms by", ["label_name", "source"], horizontal=True, key=f"hist-{ds}")

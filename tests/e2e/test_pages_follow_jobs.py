@@ -64,6 +64,9 @@ def test_explore_shows_an_import_once_it_ends(store, app_server, page, screensho
     expect(page.get_by_text("24 images · sources: src")).to_be_visible(timeout=TIMEOUT_MS)
     no_exception(page)
     screenshot("explore-after-import")
+    page.get_by_role("button", name="Review them on Quality →").click()  # in the same tab
+    expect(page.get_by_text("flagged: duplicates across splits")).to_be_visible(timeout=TIMEOUT_MS)
+    assert len(page.context.pages) == 1 and "dataset=fresh" in page.url
 
 
 def test_two_quality_clicks_in_a_row_both_count(store, app_server, page, screenshot, tmp_path):
