@@ -10,10 +10,14 @@
 | max_file_mib    | FER_MAX_FILE_MIB    | 512 (a CSV, a label list, ...)    |
 | zip_max_members | FER_ZIP_MAX_MEMBERS | 1,000,000                         |
 | zip_max_ratio   | FER_ZIP_MAX_RATIO   | 100 (unpacked / packed)           |
+| video_max_mib   | FER_VIDEO_MAX_MIB   | 512 (a video file to analyse)     |
+| video_max_seconds | FER_VIDEO_MAX_SECONDS | 600 (its duration)            |
+| video_max_frames | FER_VIDEO_MAX_FRAMES | 36,000 (its frames)             |
 
-The last four are the decompression-bomb limits (``fer.data.archive``): a file is never read
-past its size limit, and a zip that inflates more than ``zip_max_ratio`` times is not read.
-There is no limit on a dataset's total size.
+``max_image_mib`` to ``zip_max_ratio`` are the decompression-bomb limits (``fer.data.archive``):
+a file is never read past its size limit, and a zip that inflates more than ``zip_max_ratio``
+times is not read. There is no limit on a dataset's total size. The video limits bound what the
+Predict page's video job decodes (``fer.video``).
 
 ``FER_IMPORT_ROOTS`` is a list separated by ``os.pathsep``; ``FER_ICE_SERVERS`` is JSON in the
 WebRTC ``iceServers`` form, e.g. ``[{"urls": ["stun:stun.example.org:3478"]}]``.
@@ -37,6 +41,9 @@ LIMITS = {
     "max_file_mib": ("FER_MAX_FILE_MIB", int),
     "zip_max_members": ("FER_ZIP_MAX_MEMBERS", int),
     "zip_max_ratio": ("FER_ZIP_MAX_RATIO", float),
+    "video_max_mib": ("FER_VIDEO_MAX_MIB", int),
+    "video_max_seconds": ("FER_VIDEO_MAX_SECONDS", float),
+    "video_max_frames": ("FER_VIDEO_MAX_FRAMES", int),
 }
 KEYS = ("import_roots", "device", "max_jobs", "ice_servers", *LIMITS)
 
@@ -51,6 +58,9 @@ class Settings:
     max_file_mib: int = 512
     zip_max_members: int = 1_000_000
     zip_max_ratio: float = 100.0
+    video_max_mib: int = 512
+    video_max_seconds: float = 600.0
+    video_max_frames: int = 36_000
     # where each value came from: "default", the settings file's name, or the environment variable's name
     origin: dict[str, str] = field(default_factory=dict, compare=False)
 

@@ -1,5 +1,5 @@
 """Settings: what the app may import from, where it trains, how many jobs run at once, the
-camera's STUN/TURN servers and the limits against decompression bombs. Environment variables
+camera's STUN/TURN servers, the limits against decompression bombs and on videos. Environment variables
 still win over what is saved here."""
 import json
 
@@ -41,6 +41,13 @@ with st.form("settings"):
         "zip_max_members": c[2].number_input("Most members in a zip", 1, 1 << 31, int(s.zip_max_members)),
         "zip_max_ratio": c[3].number_input("Largest zip compression ratio", 1.0, 1e6, float(s.zip_max_ratio),
                                            help="unpacked size / packed size"),
+    }
+    st.caption("Limits on a video analysed on the Predict page: a video over one is refused before it is analysed.")
+    c = st.columns(4)
+    limits |= {
+        "video_max_mib": c[0].number_input("Largest video (MiB)", 1, 1 << 20, int(s.video_max_mib)),
+        "video_max_seconds": c[1].number_input("Longest video (s)", 1.0, 1e7, float(s.video_max_seconds)),
+        "video_max_frames": c[2].number_input("Most frames in a video", 1, 1 << 31, int(s.video_max_frames)),
     }
     if st.form_submit_button("Save settings", type="primary"):
         try:

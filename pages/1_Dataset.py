@@ -2,14 +2,16 @@
 import pandas as pd
 import streamlit as st
 
-from fer import faces, jobs, settings, store
-from fer.store import layout
+from fer import faces, settings, store
+from fer.store import Job, layout
 from fer.data import DatasetError, FORMATS, SourceError, SourceSpec, info, names
 from fer.data import importing, lifecycle, stats
+from fer.data.align import CROP_SIDE, preview_image
 from fer.draw import detections
 from fer.images import ImageError, load_rgb
 from fer.labels import CLASSES
 from fer.ui import charts, params
+from fer.ui.run_panel import follow_jobs
 from fer.ui.data import alignment_preview, explore, manifest, thumbnail
 
 st.set_page_config(page_title="Dataset · FER Studio", layout="wide")
@@ -18,22 +20,20 @@ datasets = names()
 import_tab, explore_tab, faces_tab, manage_tab = st.tabs(["Import", "Explore", "Faces", "Manage"])
 
 
-@st.fragment(run_every=2)
-def data_jobs():
-    active = [j for j in jobs.listing() if j["kind"] in ("import", "align")][-5:]
-    for j in reversed(active):
-        p = j.get("progress") or 0.0
-        text = f"{j['kind']} {j['id']}: {j['state']}" + (f" — {j['error']}" if j.get("error") else "")
-        if j["state"] == "running":
-            st.progress(min(1.0, float(p)), text=text)
-        else:
-            st.caption(text)
+def data_jobs() -> list[dict]:
+    """Imports and alignments, followed; the page reruns when one ends (one key: one rerun)."""
+    return follow_jobs(("import", "align"), "dataset")
 
 
 # -- import ------------------------------------------------------------------------------------
 with import_tab:
     st.markdown("Several sources make one dataset; the format of each is detected unless you name it.")
-    name = st.text_input("Dataset name", key="new-name", help="letters, digits, . _ -")
+    if st.session_state.pop("import-queued", False):  # a fresh form once the import is on its way
+        st.session_state["new-name"] = ""
+    name = st.text_input("Dataset name", key="new-name", help=importing.NAME_RULE)
+    problem = importing.name_problem(name)  # said before anything is uploaded or queued
+    if problem:
+        (st.error if name else st.caption)(problem)
     sources = st.session_state.setdefault("sources", [])
     kind = st.radio("Source", ["a folder on the server", "an uploaded zip"], horizontal=True)
     c = st.columns([3, 1, 1])
@@ -48,7 +48,8 @@ with import_tab:
                 st.error(str(e))
     else:
         up = c[0].file_uploader("A zip of images", type=["zip"], key="new-zip")
-        if c[2].button("Add", key="add-zip", disabled=up is None):
+        if c[2].button("Add", key="add-zip", disabled=up is None or problem is not None,
+                       help="the zip is kept inside the dataset's folder: name the dataset first"):
             try:
                 saved = importing.save_upload(name, up.name, up.getvalue())
                 sources.append({"location": str(saved), "format": None if fmt == "auto" else fmt})
@@ -73,14 +74,17 @@ with import_tab:
             st.caption("Dropped: " + (", ".join(f"{k} ({v})" for k, v in p["dropped"].items()) or "nothing"))
         except (SourceError, DatasetError, ValueError) as e:
             st.error(str(e))
-    if c[1].button("Import", type="primary", disabled=not sources or not name):
+    if c[1].button("Import", type="primary", disabled=not sources or problem is not None):
         try:
             importing.launch_import(specs, name, mapping, align=align)
             st.success(f"Importing {name} as a job: it goes on if you leave this page.")
             sources.clear()
+            st.session_state["import-queued"] = True
         except (SourceError, DatasetError, ValueError) as e:
             st.error(str(e))
-    data_jobs()
+    for job in data_jobs():
+        if job["kind"] == "import" and job["state"] == "finished":  # show what it wrote
+            st.query_params["dataset"] = Job.open(job["id"]).spec()["args"]["name"]
 
 if not datasets:
     for tab in (explore_tab, faces_tab, manage_tab):
@@ -89,9 +93,8 @@ if not datasets:
                     "`python -m fer dataset import path/to/fer2013.zip --name fer2013`.")
     st.stop()
 
-chosen = st.sidebar.selectbox("Dataset", datasets, index=params.index("dataset", datasets, "dataset"))
-other = st.sidebar.selectbox("Side by side with", ["—"] + [d for d in datasets if d != chosen])
-st.query_params["dataset"] = chosen
+chosen = params.choose(st.sidebar.selectbox, "Dataset", datasets, "dataset", "dataset", key="dataset-chosen")
+other = st.sidebar.selectbox("Side by side with", ["—"] + [d for d in datasets if d != chosen], key="dataset-other")
 shown = [chosen] + ([other] if other != "—" else [])
 
 # -- explore -----------------------------------------------------------------------------------
@@ -113,8 +116,9 @@ with explore_tab:
             leak = x["leakage"]
             st.markdown(f"Duplicates: **{leak['groups']:,}** byte-identical groups over {leak['files']:,} files, "
                         f"**{leak['groups_across_splits']:,}** across splits, **{leak['groups_with_conflicting_labels']:,}** "
-                        f"with conflicting labels; {leak['near_groups']:,} near-duplicate groups. "
-                        f"[Review them →](/Quality?dataset={ds}&check=duplicates%20across%20splits)")
+                        f"with conflicting labels; {leak['near_groups']:,} near-duplicate groups.")
+            if st.button("Review them on Quality →", key=f"review-{ds}", type="tertiary"):  # in this tab
+                st.switch_page("pages/2_Quality.py", query_params={"dataset": ds, "check": "duplicates across splits"})
             st.dataframe(x["sizes"], hide_index=True, width="stretch")
             st.caption("Modes: " + ", ".join(f"{k} {v:,}" for k, v in x["modes"].items()))
             by = st.radio("Histograms by", ["label_name", "source"], horizontal=True, key=f"hist-{ds}")
@@ -169,24 +173,25 @@ with faces_tab:
     data_jobs()
 
     st.subheader("Alignment preview")
+    st.caption("Images that are already face crops (the source's format says so, as for FER2013 and CK+48, or "
+               f"every image of the source is square and at most {CROP_SIDE} px) are resized, not detected, and "
+               "never flagged 'no face'.")
     margin = st.slider("Margin", 0.0, 0.6, 0.3, 0.05)
     up = st.file_uploader("Or try a photo of your own", type=["jpg", "jpeg", "png", "webp", "bmp"], key="align-up")
     if up is not None:
         try:
-            rgb = load_rgb(up.getvalue())
-            samples = [("upload", rgb, faces.detect(rgb, method=detector))]
+            samples = [("upload", preview_image(load_rgb(up.getvalue()), False, detector, margin))]
         except ImageError as e:
             st.error(f"{up.name}: {e}")
             samples = []
     else:
-        samples = alignment_preview(chosen, st.session_state.get("sample_seed", 0), detector)
-    for label, rgb, found in samples:
+        samples = alignment_preview(chosen, st.session_state.get("sample_seed", 0), detector, margin)
+    for label, p in samples:
         c = st.columns([2, 1, 3])
-        c[0].image(detections(rgb, found), caption=f"{label}: {len(found)} face(s)", width=220)
-        if found:
-            c[1].image(faces.align(rgb, found[0], size=112, margin=margin), caption="aligned", width=112)
-        else:
-            c[1].caption("no face found: the image would keep a centre crop (q_no_face)")
+        c[0].image(detections(p["image"], p["faces"]), caption=label, width=220)
+        if p["aligned"] is not None:
+            c[1].image(p["aligned"], caption="as training sees it", width=112)
+        c[2].caption(p["how"])
 
 # -- manage ------------------------------------------------------------------------------------
 with manage_tab:

@@ -1,13 +1,18 @@
-"""Quality: every check's flagged images, worst first; keep or exclude without losing anything."""
+"""Quality: an overview of every check, then each check's flagged images, worst first; keep or
+exclude without losing anything."""
 import streamlit as st
 
 from fer import evaluation
 from fer.data import exclusions, info, names
 from fer.data.quality import GROUP_VIEWS, VIEWS, Thresholds
-from fer.store import Evaluation, layout
+from fer.store import Evaluation, image_id_of, layout
 from fer.ui import params
-from fer.ui.data import flagged, manifest, thumbnail
+from fer.ui.data import flagged, manifest, overview, thumbnail
 from fer.ui.evals import read
+
+OVERVIEW = "overview"
+LABEL_NOISE = "label noise (from a model)"
+PER_GROUP = 8  # images of a group side by side; a larger group is paged
 
 st.set_page_config(page_title="Quality · FER Studio", layout="wide")
 st.title("Quality")
@@ -16,25 +21,59 @@ datasets = names()
 if not datasets:
     st.info("No dataset yet. Import one on the Dataset page or with `python -m fer dataset import SRC --name NAME`.")
     st.stop()
-name = st.sidebar.selectbox("Dataset", datasets, index=params.index("dataset", datasets, "dataset"))
+name = params.choose(st.sidebar.selectbox, "Dataset", datasets, "dataset", "dataset", key="quality-dataset")
 model_evals = {f"{e.model.label} / {e.split}": e for e in Evaluation.on_dataset(name)}
-all_views = list(VIEWS) + (["label noise (from a model)"] if model_evals else [])
-view = st.sidebar.radio("Check", all_views, index=params.index("check", all_views, "check"))
-st.query_params.update({"dataset": name, "check": view})
+all_views = [OVERVIEW, *VIEWS] + ([LABEL_NOISE] if model_evals else [])
+view = params.choose(st.sidebar.radio, "Check", all_views, "check", "check", key="quality-check")
 df = manifest(name)
+decisions = exclusions.latest(name)
+excluded = {p for p, d in decisions.items() if d == "exclude"}
+
+
+def open_check(check: str) -> None:
+    st.session_state["quality-check"] = check  # the radio's state: the same tab, the address follows
+
+
+def link(check: str, label: str, where=st) -> None:
+    where.button(label, key=f"open-{check}", type="tertiary", on_click=open_check, args=(check,))
+
+
+if view == OVERVIEW:
+    c = st.columns(3)
+    c[0].metric("images", f"{len(df):,}")
+    c[1].metric("excluded (your decisions)", f"{len(excluded):,}")
+    c[2].metric("usable for training", f"{len(exclusions.usable(df, name)):,}")
+    st.subheader("Every check at this dataset's thresholds")
+    table = overview(name)
+    head = st.columns([3, 1, 1, 1])
+    for col, title in zip(head, ("check", "images", "share", "groups")):
+        col.markdown(f"**{title}**")
+    for r in table.itertuples():
+        row = st.columns([3, 1, 1, 1])
+        link(r.check, f"{r.check} →", row[0])
+        row[1].markdown(f"{r.images:,}")
+        row[2].markdown(f"{r.share:.1%}")
+        row[3].markdown("" if r.groups is None or r.groups != r.groups else f"{int(r.groups):,}")
+    if model_evals:
+        link(LABEL_NOISE, f"{LABEL_NOISE} →: images whose label a model of the store contradicts")
+    st.caption("Flags exclude nothing by themselves: only your decisions do. Pick a check to review its images; "
+               "thresholds can be moved there.")
+    st.stop()
+
 t = Thresholds.from_dict(info(name).get("thresholds"))
 key, bounds = VIEWS.get(view, (None, None))
 threshold = None
-if view == "label noise (from a model)":
-    source = st.sidebar.selectbox("Predictions of", list(model_evals))
-    threshold = st.sidebar.slider("Model confidence at least", 0.5, 0.99, 0.8, 0.01)
+if view == LABEL_NOISE:
+    source = st.sidebar.selectbox("Predictions of", list(model_evals), key="quality-noise-source")
+    threshold = st.sidebar.slider("Model confidence at least", 0.5, 0.99, 0.8, 0.01, key="quality-noise-threshold")
 if key:
     default = float(getattr(t, key))
     step = 1.0 if key in ("tiny_side", "near_duplicate_distance") else 0.5
     threshold = st.sidebar.slider(f"Threshold ({key.replace('_', ' ')})", bounds[0], bounds[1], default, step,
+                                  key=f"quality-threshold-{name}-{key}",
                                   help=f"the import's threshold is {default:g}; moving it re-flags from the stored "
                                        "statistics and candidate pairs, nothing is rescanned")
-if view == "label noise (from a model)":
+if view == LABEL_NOISE:
     _, pred = read(model_evals[source])
     issues = evaluation.label_issues(pred, threshold)
     rows = df.set_index("path").loc[issues["path"]].reset_index()
@@ -42,8 +81,6 @@ if view == "label noise (from a model)":
                "least likely given label first: candidates to check by eye, not errors for sure.")
 else:
     rows = flagged(name, view, threshold)
-decisions = exclusions.latest(name)
-excluded = {p for p, d in decisions.items() if d == "exclude"}
 
 c = st.columns(4)
 c[0].metric("images", f"{len(df):,}")
@@ -52,6 +89,7 @@ c[2].metric("excluded (all checks)", f"{len(excluded):,}")
 c[3].metric("usable for training", f"{len(exclusions.usable(df, name)):,}")
 st.caption(f"Flags exclude nothing by themselves: only your decisions do. Decisions go to {layout.EXCLUSIONS} "
            "(append-only); the manifest is never changed by them.")
+link(OVERVIEW, "← every check")
 
 
 def act(paths, decision, check):
@@ -67,13 +105,13 @@ if "flash" in st.session_state:
 
 
 b = st.columns(3)
-if b[0].button("Exclude everything flagged", disabled=rows.empty,
+if b[0].button("Exclude everything flagged", disabled=rows.empty, key="exclude-all",
                help="duplicates: every copy but the first of each group; other checks: every flagged image"):
     targets = rows["path"]
     if view in ("exact duplicates", "near duplicates"):  # keep one copy: the first (train < val < test, path)
         targets = rows.loc[~rows.index.isin(rows.drop_duplicates("group").index), "path"]
     act(list(targets), "exclude", view)
-if b[1].button("Undo the last action", disabled="last_action" not in st.session_state):
+if b[1].button("Undo the last action", disabled="last_action" not in st.session_state, key="undo"):
     exclusions.undo(name, st.session_state.pop("last_action"))
     st.session_state["flash"] = "undone"
     st.rerun()
@@ -85,11 +123,14 @@ if rows.empty:
 per_page = 8 if view in GROUP_VIEWS else 30
 units = list(dict.fromkeys(rows["group"])) if view in GROUP_VIEWS else list(rows["path"])
 pages = max(1, -(-len(units) // per_page))
-page = b[2].number_input(f"Page (of {pages})", 1, pages, 1)
+# keyed on what is paged, so a page number never outlives the list it counted
+page = b[2].number_input(f"Page (of {pages})", 1, pages, 1, key=f"page-{name}-{view}-{threshold}-{pages}")
 shown = units[(page - 1) * per_page: page * per_page]
 
 
-def tile(row, col, key):
+def tile(row, col):
+    # Keys name the image, not its place on the page: a click always lands on the image it was made on.
+    image = image_id_of(row["path"])
     with col:
         img = thumbnail(name, row["path"])
         if img is not None:
@@ -98,9 +139,9 @@ def tile(row, col, key):
         facts = row["error"] if isinstance(row["error"], str) else f"mean {row['mean']:.0f} · std {row['std']:.1f}"
         st.caption(f"{row['label_name']} · {row['split']}" + (f" · **{state}d**" if state else "") + f"  \n{facts}")
         if state == "exclude":
-            if st.button("Keep", key=f"keep-{key}"):
+            if st.button("Keep", key=f"keep-{image}"):
                 act([row["path"]], "keep", view)
-        elif st.button("Exclude", key=f"ex-{key}"):
+        elif st.button("Exclude", key=f"exclude-{image}"):
             act([row["path"]], "exclude", view)
 
 
@@ -110,13 +151,20 @@ if view in GROUP_VIEWS:
         with st.container(border=True):
             st.markdown(f"**group {int(g)}** · {len(members)} images · splits {', '.join(sorted(set(members['split'])))}"
                         f" · labels {', '.join(sorted(set(members['label_name'])))}")
-            cols = st.columns(8)
-            for k, (_, r) in enumerate(members.head(8).iterrows()):
-                tile(r, cols[k], f"{g}-{k}")
-            if st.button("Exclude all but the first", key=f"group-{g}",
+            first = 0
+            if len(members) > PER_GROUP:  # paged, never cut: every member can be reached
+                parts = -(-len(members) // PER_GROUP)
+                part = st.number_input(f"Images of this group, part (of {parts})", 1, parts, 1,
+                                       key=f"part-{name}-{view}-{int(g)}-{parts}")
+                first = (part - 1) * PER_GROUP
+                st.caption(f"images {first + 1}–{min(first + PER_GROUP, len(members))} of {len(members)}")
+            cols = st.columns(PER_GROUP)
+            for k, (_, r) in enumerate(members.iloc[first:first + PER_GROUP].iterrows()):
+                tile(r, cols[k])
+            if st.button("Exclude all but the first", key=f"group-{view}-{int(g)}",
                          help="keeps the copy in the earliest split (train < val < test)"):
                 act(list(members["path"].iloc[1:]), "exclude", view)
 else:
     cols = st.columns(6)
     for k, p in enumerate(shown):
-        tile(rows[rows["path"] == p].iloc[0], cols[k % 6], f"i{k}")
+        tile(rows[rows["path"] == p].iloc[0], cols[k % 6])

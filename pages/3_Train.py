@@ -2,12 +2,11 @@
 import streamlit as st
 import yaml
 
-from fer import jobs, settings
+from fer import settings
 from fer.data import names as dataset_names
 from fer.training import config as C
 from fer.training.launch import launch, presets
-from fer.store import Run
-from fer.ui.run_panel import run_panel
+from fer.ui.run_panel import follow_jobs, run_panels
 
 st.set_page_config(page_title="Train · FER Studio", layout="wide")
 st.title("Train")
@@ -88,17 +87,4 @@ if submitted:
         st.success(f"Run `{folder.name}` queued: it trains in its own process and survives leaving this page.")
 
 
-@st.fragment(run_every=3)
-def follow() -> None:
-    rows = [j for j in jobs.listing() if j["kind"] == "train"]
-    active = [j for j in rows if j["state"] in jobs.ACTIVE]
-    recent = [j for j in reversed(rows) if j["state"] not in jobs.ACTIVE][:3]
-    st.subheader(f"Runs in progress ({len(active)})")
-    if not rows:
-        st.caption("No run yet: press Train above.")
-    for j in active + recent:
-        with st.container(border=True):
-            run_panel(Run.open(j["id"]), j["id"])
-
-
-follow()
+follow_jobs(("train",), "train", show=run_panels)

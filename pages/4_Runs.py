@@ -5,10 +5,12 @@ from fer import runs, store
 from fer.store import Run, RunError
 from fer.ui import params
 from fer.ui.charts import training_curves
+from fer.ui.run_panel import follow_jobs, training_lines
 
 st.set_page_config(page_title="Runs · FER Studio", layout="wide")
 st.title("Runs")
 
+follow_jobs(("train",), "runs", show=training_lines)  # the table below reruns when a training ends
 table = runs.table()
 if table.empty:
     st.info("No run yet. Start one on the Train page, or from the command line:")

@@ -11,6 +11,7 @@ from fer.store import EVAL_SPLITS
 from fer.ui import charts
 from fer.ui.evals import leak_free, pick, pick_evaluation, read
 from fer.ui.model_picker import choices
+from fer.ui.run_panel import follow_jobs
 
 st.set_page_config(page_title="Evaluate · FER Studio", layout="wide")
 st.title("Evaluate")
@@ -42,13 +43,7 @@ with st.expander("Evaluate on a dataset of the store", expanded=not evals):
             except ValueError as e:
                 st.error(str(e))
 
-        @st.fragment(run_every=3)
-        def queued():
-            running = [j for j in jobs.listing() if j["kind"] == "evaluate" and j["state"] in jobs.ACTIVE]
-            for j in running:
-                st.caption(f"evaluation job {j['id']}: {j['state']}")
-
-        queued()
+        follow_jobs(("evaluate",), "evaluate")  # the page reruns when an evaluation ends
 
 if not evals:
     st.info(f"{label} has no evaluation yet: start one above.")

@@ -1,7 +1,7 @@
-"""Predict: emotions of every face in photos (one or many, or the camera) and in a video file."""
+"""Predict: emotions of every face in photos (one or many, or the camera) and in a video file (a
+job: a timeline, a CSV and an annotated MP4)."""
 import io
 import json
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -9,10 +9,13 @@ import streamlit as st
 
 from fer.draw import annotate, png_bytes
 from fer.images import ImageError, load_rgb
+from fer.jobs.kinds import launch_video
 from fer.predict import results_table
 from fer.ui import charts
 from fer.ui.model_picker import picker
-from fer.video import VideoError, analyse, probe
+from fer.ui.run_panel import follow_jobs
+from fer.ui.videos import analyses, results
+from fer.video import VideoLimits, describe
 
 st.set_page_config(page_title="Predict · FER Studio", layout="wide")
 st.title("Predict")
@@ -78,27 +81,39 @@ with photos_tab:
         d[2].download_button("Annotated images (zip)", buf.getvalue(), "annotated.zip", "application/zip")
 
 with video_tab:
-    video = st.file_uploader("A video (MP4, WebM, AVI)", type=["mp4", "webm", "avi", "mov", "mkv"], key="video")
+    limits = VideoLimits.from_settings()
+    video = st.file_uploader("A video (MP4, WebM, AVI, MOV, MKV)", type=["mp4", "webm", "avi", "mov", "mkv", "m4v"],
+                             key="video")
     every = st.slider("Analyse every k-th frame", 1, 30, 5, key="every")
-    if video is None:
-        st.info("Upload a video: the emotions of its faces over time, as a plot and a CSV.")
-    elif st.button("Analyse", type="primary", key="analyse"):
-        with tempfile.NamedTemporaryFile(suffix=Path(video.name).suffix) as tmp:
-            tmp.write(video.getvalue())
-            tmp.flush()
-            try:
-                info = probe(tmp.name)
-            except VideoError as e:
-                st.error(str(e))
-                st.stop()
-            bar = st.progress(0.0, text="analysing…")
-            timeline, shots = analyse(tmp.name, predictor, every=every,
-                                      progress=lambda done, total: bar.progress(min(1.0, done / total),
-                                                                                text=f"frame {done} of {total}"))
-        st.session_state["timeline"] = (video.name, info, timeline, shots)
-    if "timeline" in st.session_state:
-        name, info, timeline, shots = st.session_state["timeline"]
-        st.caption(f"{name}: {info['frames']} frames at {info['fps']:.1f} fps, {info['width']}×{info['height']}")
+    st.caption(f"Analysed as a job, so it goes on if you leave the page. Up to {limits.max_mib:g} MiB, "
+               f"{limits.max_seconds:g} s and {limits.max_frames:,} frames (the video limits in Settings).")
+    if st.button("Analyse", type="primary", key="analyse", disabled=video is None):
+        try:
+            folder = launch_video(video.name, video.getvalue(), predictor.model_version.ref, every, predictor.detector)
+            st.session_state["video-job"] = folder.name
+        except ValueError as e:  # unreadable, endless or over a limit: nothing kept, nothing queued
+            st.error(str(e))
+    follow_jobs(("video",), "predict-video")
+    done = analyses()
+    if not done:
+        st.info("Upload a video: the emotions of its faces over time (a plot and a CSV) and an annotated copy.")
+        st.stop()
+    ids = list(done)
+    mine = st.session_state.get("video-job")
+    shown = st.selectbox("Analysis", ids, index=ids.index(mine) if mine in ids else 0, format_func=done.get,
+                         key=f"video-shown-{mine}")
+    found = results(shown)
+    if found is None:
+        st.caption("Nothing to show yet for this analysis: it is queued, running, or it ended without results.")
+        st.stop()
+    info, timeline = found["info"], found["timeline"]
+    st.caption(describe(info))
+    stem = Path(info["video"]).stem
+    left, right = st.columns([3, 2])
+    with left:
+        if found["annotated_bytes"]:
+            st.video(found["annotated_bytes"], format="video/mp4")
+    with right:
         first = timeline[timeline["face"] == 0]
         if first.empty:
             st.warning("No face was found in the analysed frames.")
@@ -106,6 +121,9 @@ with video_tab:
             st.plotly_chart(charts.emotion_timeline(first), key="timeline")
             st.caption("Dominant emotion over the video: " + ", ".join(
                 f"{k} {v:.0%}" for k, v in first["label"].value_counts(normalize=True).items()))
-        if shots:
-            st.image(shots, width=220, caption=[f"preview {i + 1}" for i in range(len(shots))])
-        st.download_button("Timeline (CSV)", timeline.to_csv(index=False), f"{Path(name).stem}_emotions.csv", "text/csv")
+    if found["previews"]:
+        st.image(found["previews"], width=220, caption=[f"preview {i + 1}" for i in range(len(found["previews"]))])
+    d = st.columns(2)
+    d[0].download_button("Timeline (CSV)", timeline.to_csv(index=False), f"{stem}_emotions.csv", "text/csv")
+    if found["annotated_bytes"]:
+        d[1].download_button("Annotated video (MP4)", found["annotated_bytes"], f"{stem}_annotated.mp4", "video/mp4")

@@ -1,8 +1,10 @@
 """Aligning a whole dataset: one memory-mapped array, boxes beside it, q_no_face, settings."""
+import io
 import json
 import os
 import subprocess
 import sys
+import zipfile
 
 import cv2
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 from PIL import Image
 
 from fer.data import import_dataset, info, manifest
-from fer.data.align import align_dataset, face_block, load_faces
+from fer.data.align import align_dataset, describe, face_block, load_faces
 
 import builders as b
 from builders import REPO
@@ -97,3 +99,60 @@ def test_cli_import_with_align(store, tmp_path):
     p = subprocess.run([sys.executable, "-m", "fer", "dataset", "align", "missing"], cwd=REPO, env=env,
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and p.stderr.strip() == f"error: no dataset named 'missing' in {store / 'datasets'}"
+
+
+def test_crops_among_photos_are_resized_not_detected_nor_flagged(store, tmp_path, monkeypatch):
+    """A FER2013 source beside a folder of photos: the 48 px crops never reach the detector (which
+    finds no face in them) and are never q_no_face; the photos are detected as before."""
+    import fer.faces
+
+    seen = []
+    real = fer.faces.detect_batch
+    monkeypatch.setattr(fer.faces, "detect_batch", lambda images, *a, **k: seen.extend(images) or real(images, *a, **k))
+    fer = b.fer2013_folders(tmp_path / "fer", per_class=(1, 1, 1))
+    photos = _faces_tree(tmp_path / "photos")
+    import_dataset([str(fer), f"{photos}=imagefolder"], "mixed", workers=1)
+    df = manifest("mixed")
+    from fer.data.align import crop_rows
+
+    crops = crop_rows(info("mixed"), df)
+    assert crops.sum() == 21 and set(df.loc[crops, "source"]) == {"fer"}
+    done = align_dataset("mixed", size=64)
+    assert len(seen) == 5 and all(min(im.shape[:2]) > 64 for im in seen)  # the photos, not the crops
+    df = manifest("mixed")
+    assert not df.loc[crops, "q_no_face"].any()
+    assert df.loc[~crops, "q_no_face"].sum() == 1  # the plain wall, as before
+    assert done["detected"] and done["crops"] == 21 and "21 ready-made crops resized" in describe(done)
+
+
+def test_small_square_images_are_taken_for_crops(store, tmp_path, monkeypatch):
+    import fer.faces
+
+    monkeypatch.setattr(fer.faces, "detect_batch", lambda *a, **k: pytest.fail("no detection for face crops"))
+    root = tmp_path / "crops"
+    for cls in ("happy", "sad"):
+        for i in range(3):
+            b.write(root / cls / f"{i}.png", b.image_bytes((48, 48)))
+    import_dataset([str(root)], "plain", workers=1)
+    assert info("plain").get("crop") is None  # not declared by the format: recognised by size
+    done = align_dataset("plain")
+    assert not done["detected"] and load_faces("plain").shape == (6, 48, 48, 1)
+    assert not manifest("plain")["q_no_face"].any()
+    assert info("plain")["crop"] == {"ready_made": True, **face_block("mtcnn", 0.0, 48, True)}
+
+
+def test_the_preview_keeps_a_crop_whole(store, mini_zip):
+    """FER2013 crops: the preview shows the crop as training uses it (not a shrunken face inside a
+    black margin) and does not call it faceless."""
+    from fer.data.align import crop_rows, preview
+    from fer.images import fit_square
+
+    import_dataset([str(mini_zip)], "mini", workers=1)
+    df, d = manifest("mini"), info("mini")
+    assert crop_rows(d, df).all()
+    for path in df["path"].iloc[:20]:
+        p = preview(d, path, crop=True)
+        member = path.partition(":")[2]
+        original = np.asarray(Image.open(io.BytesIO(zipfile.ZipFile(mini_zip).read(member))).convert("RGB"))
+        assert p["faces"] == [] and p["how"].startswith("a face crop already (48×48)")
+        assert np.array_equal(p["aligned"], fit_square(original, 112, 3))

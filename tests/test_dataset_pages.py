@@ -96,14 +96,14 @@ def test_quality_threshold_exclude_training_and_undo(store, tmp_path):
     many = int(metrics()["flagged: too dark"])
     assert many > 2
     at.sidebar.slider[0].set_value(30.0).run()
-    at.button[0].click().run()  # exclude everything flagged
+    at.button(key="exclude-all").click().run()  # exclude everything flagged
     dark = set(manifest("p").query("q_dark")["path"])
     assert exclusions.excluded("p") == dark and metrics()["excluded (all checks)"] == "2"
     from fer.data.arrays import load
 
     train = load("p", 48, 1)
     assert not set(train["train"].rows["path"]) & dark  # training honours the decisions
-    at.button[1].click().run()  # undo
+    at.button(key="undo").click().run()
     assert exclusions.excluded("p") == set()
     assert list(exclusions.read("p")["decision"]) == ["exclude", "exclude", "keep", "keep"]
 
@@ -144,3 +144,108 @@ def test_pages_on_the_mini_dataset(store, mini_zip):
     at.query_params["check"] = "too bright"
     at.run()
     assert not at.exception and {m.label: m.value for m in at.metric}["images"] == "350"
+
+
+def _quality(check=None, dataset=None):
+    at = AppTest.from_file(QUALITY, default_timeout=60)
+    if check:
+        at.query_params["check"] = check
+    if dataset:
+        at.query_params["dataset"] = dataset
+    return at.run()
+
+
+def _flagged_label(at):
+    return next(m.label for m in at.metric if m.label.startswith("flagged: "))
+
+
+def test_quality_every_change_of_check_takes_effect_the_first_time(store, tmp_path):
+    """The page writes the chosen check back to ?check=; an unkeyed radio whose index came from
+    it changed identity on every other run, and that run's click was dropped."""
+    import_dataset([str(_planted(tmp_path))], "p", workers=1)
+    at = _quality("too dark")
+    for view in ("too bright", "tiny", "corrupt", "near duplicates", "too dark"):
+        at.sidebar.radio[0].set_value(view).run()
+        assert not at.exception
+        assert _flagged_label(at) == f"flagged: {view}"
+        assert at.query_params["check"] == view
+
+
+def test_quality_two_images_in_a_row_are_both_recorded_and_undo_takes_one_back(store, tmp_path):
+    root = _planted(tmp_path)
+    import_dataset([str(root)], "p", workers=1)
+    at = _quality("too dark")  # two images: the black one and the dark one
+    paths = list(manifest("p").query("q_dark")["path"])
+    assert len(paths) == 2
+    from fer.store import image_id_of
+
+    for p in paths:  # one click each, on two different images, in a row
+        at.button(key=f"exclude-{image_id_of(p)}").click().run()
+        assert not at.exception
+    assert exclusions.excluded("p") == set(paths)
+    assert {m.label: m.value for m in at.metric}["excluded (all checks)"] == "2"
+    at.button(key=f"keep-{image_id_of(paths[0])}").click().run()  # keep the first again
+    assert exclusions.excluded("p") == {paths[1]}
+    at.button(key="undo").click().run()  # undo the keep: excluded again
+    assert exclusions.excluded("p") == set(paths)
+    assert list(exclusions.read("p")["decision"]) == ["exclude", "exclude", "keep", "exclude"]
+
+
+def test_quality_opens_with_an_overview_of_every_check(store, tmp_path):
+    import_dataset([str(_planted(tmp_path))], "p", workers=1)
+    n = len(manifest("p"))
+    at = _quality()
+    assert not at.exception
+    assert at.sidebar.radio(key="quality-check").value == "overview"
+    assert any("Every check" in h.value for h in at.subheader)
+    texts = [m.value for m in at.markdown]
+    # too dark flags 2 images, exact duplicates 3 images in 1 group: counts and shares are shown
+    assert "2" in texts and f"{2 / n:.1%}" in texts and f"{3 / n:.1%}" in texts
+    at.button(key="open-too dark").click().run()  # the check's link opens its view, same session
+    assert _flagged_label(at) == "flagged: too dark" and at.query_params["check"] == "too dark"
+    at.button(key="open-overview").click().run()
+    assert any("Every check" in h.value for h in at.subheader)
+
+
+def test_quality_groups_larger_than_a_row_are_paged_not_cut(store, tmp_path):
+    root = b.fer2013_folders(tmp_path / "fer", per_class=(2, 1, 1))
+    copy = b.image_bytes(seed=7)
+    for i in range(11):  # one group of 11 byte-identical images
+        b.write(root / "train" / "happy" / f"Training_77{i:02d}.jpg", copy)
+    import_dataset([str(root)], "g", workers=1)
+    group = manifest("g").query("dup_group.notna()")
+    assert len(group) == 11
+    at = _quality("exact duplicates", "g")
+    from fer.store import image_id_of
+
+    def shown():
+        return {k for p in group["path"] for k in (f"exclude-{image_id_of(p)}", f"keep-{image_id_of(p)}")
+                if any(x.key == k for x in at.button)}
+
+    first = shown()
+    assert len(first) == 8 and any("images 1–8 of 11" in c.value for c in at.caption)
+    part = next(x for x in at.number_input if x.key and x.key.startswith("part-"))
+    part.set_value(2).run()
+    second = shown()
+    assert len(second) == 3 and not first & second  # the other three, none lost
+
+
+def test_an_empty_or_invalid_name_says_what_a_valid_name_is_before_anything_runs(store, tmp_path, monkeypatch):
+    monkeypatch.setenv("FER_IMPORT_ROOTS", str(tmp_path))
+    src = b.imagefolder(tmp_path / "mine", classes=("happy", "sad"), per_class=2)
+    at = AppTest.from_file(DATASET, default_timeout=60).run()
+    assert any(c.value.startswith("A dataset needs a name: letters, digits") for c in at.caption)
+    at.text_input(key="new-path").set_value(str(src))
+    at.button(key="add-path").click().run()
+    importing_button = lambda: next(x for x in at.button if x.label == "Import")  # noqa: E731
+    assert importing_button().disabled  # a source, but no name: nothing can run
+    for bad in ("../up", "my set", ".hidden", "x" * 65):
+        at.text_input(key="new-name").set_value(bad).run()
+        assert at.error and "cannot name a dataset: use letters, digits" in at.error[0].value, bad
+        assert importing_button().disabled
+    at.text_input(key="new-name").set_value("mine").run()
+    assert not at.error and not importing_button().disabled
+    import_dataset([str(src)], "taken", workers=1)
+    at.text_input(key="new-name").set_value("taken").run()
+    assert "exists already" in at.error[0].value and importing_button().disabled
+    assert not (store / "jobs").exists()

@@ -31,6 +31,23 @@ def preview(sources: list[dataset.SourceSpec], mapping: list[str] | None = None)
     return {"formats": formats, "counts": table, "dropped": dict(mapper.dropped.most_common())}
 
 
+NAME_RULE = "letters, digits, '.', '_' or '-' (at most 64 characters, not starting with a dot)"
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a new dataset's name, in one line that says what a valid one is;
+    None when it can. The page asks before anything is uploaded or queued."""
+    if not name.strip():
+        return f"A dataset needs a name: {NAME_RULE}, e.g. fer2013."
+    try:
+        store.check_name(name, "dataset name")
+    except ValueError:
+        return f"{name!r} cannot name a dataset: use {NAME_RULE}, e.g. fer2013."
+    if Dataset.exists(name):
+        return f"A dataset named {name!r} exists already: choose another name (or re-import it under Manage)."
+    return None
+
+
 def check_folder(path: str) -> Path:
     """A server folder the app may import from (inside the import roots of the settings)."""
     p = Path(path).expanduser()

@@ -212,3 +212,14 @@ def flagged(df: pd.DataFrame, pairs: pd.DataFrame, view: str, threshold: float |
     return out.assign(_size=size, _order=order).sort_values(["_size", "group", "_order", "path"],
                                                            ascending=[False, True, True, True]).drop(
         columns=["_size", "_order"])
+
+
+def overview(df: pd.DataFrame, pairs: pd.DataFrame, t: Thresholds) -> pd.DataFrame:
+    """One row per check at the dataset's thresholds: the images it flags, their share of the
+    dataset, and for group views the number of groups (what the Quality page opens with)."""
+    rows = []
+    for view, (key, _) in VIEWS.items():
+        flagged_rows = flagged(df, pairs, view, getattr(t, key) if key else None)
+        rows.append({"check": view, "images": len(flagged_rows), "share": len(flagged_rows) / max(len(df), 1),
+                     "groups": flagged_rows["group"].nunique() if view in GROUP_VIEWS else None})
+    return pd.DataFrame(rows)

@@ -1,6 +1,7 @@
 """The kinds of job FER Studio runs, each with the validation the pages apply to the same input:
 ``train`` (a run of the store, its config checked against the config schema), ``evaluate``,
-``import`` (sources inside the import roots, or uploads kept in the dataset) and ``align``.
+``import`` (sources inside the import roots, or uploads kept in the dataset), ``align`` and
+``video`` (a video uploaded on the Predict page, judged against the video limits).
 
 Checks are light (no torch): the page process and every finishing job re-run them before a job
 starts. The work itself happens in the job's process; what it needs (torch, the trainer) is
@@ -17,10 +18,12 @@ from fer.data import SourceSpec, import_dataset, summary, summary_text
 from fer.data.align import align_dataset, describe
 from fer.data.formats import FORMATS
 from fer.faces import METHODS
+from fer import store
 from fer.jobs.harness import job_harness
+from fer.jobs.queue import submit
 from fer.jobs.registry import JobError, JobKind, register
 from fer.labels import parse_mapping
-from fer.store import EVAL_SPLITS, Dataset, Run, check_name, resolve_model
+from fer.store import EVAL_SPLITS, Dataset, Job, Run, check_name, layout, resolve_model
 from fer.training import config as C
 
 REQUIRED = object()
@@ -168,8 +171,92 @@ def run_align(args: dict, folder: Path) -> int:
     return 0
 
 
+# -- video (the Predict page) ---------------------------------------------------------------
+
+EVERY_MAX = 1000
+PROGRESS_SECONDS = 0.5  # at most two status writes a second
+
+
+def _uploaded_video(location: str) -> Path:
+    """A video job's input is its own upload, ``jobs/<id>/video_input.<ext>`` in the store: any
+    other path is refused (the job never reads a file it was not given through the page)."""
+    from fer.video import is_video_name
+
+    real = Path(location).resolve()
+    if (real.parent.parent != layout.jobs_dir().resolve() or real.stem != layout.VIDEO_INPUT
+            or not is_video_name(real.name)):
+        raise JobError(f"{location}: not a video uploaded to the store")
+    if not real.is_file():
+        raise JobError(f"{location}: the uploaded video is gone")
+    return real
+
+
+def check_video(args: dict) -> dict:
+    from fer.video import VideoLimits, check  # PyAV: loaded when a video job is checked, not to list jobs
+
+    args = fields(args, {"video": (str, REQUIRED), "name": (str, "video"), "model": (str, "default"),
+                         "every": (int, 5), "detector": (str, None)})
+    path = _uploaded_video(args["video"])
+    resolve_model(args["model"], allow_paths=False)
+    if not 1 <= args["every"] <= EVERY_MAX:
+        raise JobError(f"every {args['every']}: analyse every 1st to every {EVERY_MAX}th frame")
+    if args["detector"] is not None and args["detector"] not in METHODS:
+        raise JobError(f"detector {args['detector']!r}: use one of {', '.join(METHODS)}")
+    check(path, VideoLimits.from_settings(), args["name"])  # unreadable, endless, too big, too long, too many frames
+    return args
+
+
+def launch_video(filename: str, data: bytes, model: str, every: int = 5, detector: str | None = None) -> Path:
+    """Keep an uploaded video in a new job's folder and queue its analysis; returns the folder.
+    Refused with one line, and nothing kept, when the file is over the size limit (judged before
+    it is written) or the video is unreadable, endless or over a limit."""
+    from fer.video import VIDEO_EXTENSIONS, VideoLimits, check_size, is_video_name
+
+    if not is_video_name(filename):
+        raise JobError(f"{Path(filename).name}: not a video file ({', '.join(VIDEO_EXTENSIONS)})")
+    check_size(Path(filename).name, len(data), VideoLimits.from_settings())
+    job = Job.new()
+    upload = store.write_bytes(job.folder / f"{layout.VIDEO_INPUT}{Path(filename).suffix.lower()}", data)
+    try:
+        return submit("video", {"video": str(upload), "name": Path(filename).name, "model": model, "every": every,
+                                "detector": detector})
+    except BaseException:
+        store.remove_folder(job.folder)
+        raise
+
+
+def _throttled(report, seconds: float = PROGRESS_SECONDS):
+    last = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        if done >= total or time.monotonic() - last[0] >= seconds:
+            last[0] = time.monotonic()
+            report(done, total)
+    return progress
+
+
+def run_video(args: dict, folder: Path) -> int:
+    from fer.predict import Predictor  # torch: loaded in the job's process only
+    from fer.video import VideoLimits, analyse_into, describe
+
+    with job_harness(folder, cooperative=False) as job:
+        try:
+            predictor = Predictor.load(resolve_model(args["model"], allow_paths=False), detector=args["detector"])
+            report = _throttled(lambda done, total: job.progress(progress=done / total,
+                                                                 message=f"frame {done:,} of {total:,}"))
+            info = analyse_into(folder, args["video"], predictor, args["every"], VideoLimits.from_settings(),
+                                progress=report, name=args["name"])
+            job.end("finished", output=str(folder / layout.VIDEO_ANNOTATED))
+            job.closing = f"video {folder.name}: {describe(info)}"
+        finally:
+            Path(args["video"]).unlink(missing_ok=True)  # the upload is not kept: the results are
+    return 0
+
+
 register(JobKind("train", check_train, run_train, folder=lambda args: Run.open(args["run"]).folder,
                  description="train a run of the store (its config)"))
 register(JobKind("evaluate", check_evaluate, run_evaluate, description="evaluate a model on a dataset's split"))
 register(JobKind("import", check_import, run_import, description="import sources as a dataset"))
 register(JobKind("align", check_align, run_align, description="detect and align a dataset's faces"))
+register(JobKind("video", check_video, run_video, folder=lambda args: Path(args["video"]).resolve().parent,
+                 description="the emotions through an uploaded video, and an annotated copy"))

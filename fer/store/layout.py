@@ -9,7 +9,8 @@ $FER_ARTIFACTS (default: ./artifacts)
                     last.pt, model.safetensors, model.json, eval/<dataset>/<split>/
   models/<name>/    current.json, versions/<n>/ (model.safetensors, model.json, version.json,
                     config.yaml, card.md, eval/<dataset>/<split>/)
-  jobs/<job id>/    job.json, status.json, log.txt
+  jobs/<job id>/    job.json, status.json, log.txt (a video analysis: video_input.<ext> while it
+                    runs, then video_annotated.mp4, video_timeline.csv, video_previews.npy, video.json)
   evals/<key>/<dataset>/<split>/   evaluations of models outside the store (the shipped one)
 ```
 An evaluation folder holds summary.json and predictions.parquet (summary_flip.json and
@@ -45,6 +46,13 @@ CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
 TRAIN_LOG = "train.log"
 CHECKPOINT = "last.pt"
+
+# jobs/<id>/ of a video analysis (the Predict page): the upload, then what the job wrote
+VIDEO_INPUT = "video_input"  # + the upload's extension (video_input.mp4); removed when the job ends
+VIDEO_ANNOTATED = "video_annotated.mp4"
+VIDEO_TIMELINE = "video_timeline.csv"
+VIDEO_PREVIEWS = "video_previews.npy"
+VIDEO_INFO = "video.json"
 
 # a model folder: a run, a version of a named model, the shipped model
 WEIGHTS = "model.safetensors"
@@ -108,4 +116,5 @@ def evaluation_files(flip: bool = False) -> tuple[str, str]:
 
 FILE_NAMES = (SETTINGS, JOBS_LOCK, MODELS_LOCK, MANIFEST, DATASET_INFO, NEAR_PAIRS, EXCLUSIONS, FACES, FACES_TABLE,
               JOB, STATUS, JOB_LOG, RUN, CONFIG, METRICS, TRAIN_LOG, CHECKPOINT, WEIGHTS, MODEL_META, CARD, SUMMARY,
-              PREDICTIONS, CURRENT, VERSION_INFO, LEGACY_SOURCE, *evaluation_files(True))
+              PREDICTIONS, CURRENT, VERSION_INFO, LEGACY_SOURCE, *evaluation_files(True), VIDEO_INPUT, VIDEO_ANNOTATED,
+              VIDEO_TIMELINE, VIDEO_PREVIEWS, VIDEO_INFO)

@@ -2,13 +2,11 @@
 the dataset's version (``Dataset.stamp``: its files' sizes and times), so it cannot go stale."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from fer import faces
-from fer.data import dataset, quality, stats
+from fer.data import align, dataset, quality, stats
 from fer.images import to_rgb
 from fer.labels import CLASSES
 from fer.store import Dataset
@@ -43,6 +41,17 @@ def _flagged(name: str, stamp: tuple, view: str, threshold):
 
 def flagged(name: str, view: str, threshold):
     return _flagged(name, _stamp(name), view, threshold)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _overview(name: str, stamp: tuple):
+    t = quality.Thresholds.from_dict(dataset.info(name).get("thresholds"))
+    return quality.overview(_manifest(name, stamp), _pairs(name, stamp), t)
+
+
+def overview(name: str):
+    """Every check's count and share at the dataset's thresholds (``fer.data.quality.overview``)."""
+    return _overview(name, _stamp(name))
 
 
 @st.cache_data(show_spinner=False, max_entries=4096)
@@ -90,22 +99,21 @@ def explore(name: str) -> dict:
     return _explore(name, _stamp(name))
 
 
-def alignment_preview(name: str, seed: int, detector: str) -> list:
-    """One image per class, (label, RGB upscaled when small, faces found)."""
-    return _alignment_preview(name, _stamp(name), seed, detector)
+def alignment_preview(name: str, seed: int, detector: str, margin: float) -> list[tuple[str, dict]]:
+    """One image per class: (class, ``fer.data.align.preview`` of it)."""
+    return _alignment_preview(name, _stamp(name), seed, detector, margin)
 
 
 @st.cache_data(show_spinner="Finding faces…", max_entries=16)
-def _alignment_preview(name: str, stamp: tuple, seed: int, detector: str) -> list:
+def _alignment_preview(name: str, stamp: tuple, seed: int, detector: str, margin: float) -> list:
     df = _manifest(name, stamp)
     d = dataset.info(name)
+    crops = align.crop_rows(d, df)
     out = []
     for cls in CLASSES:
         rows = df[(df["label_name"] == cls) & ~df["q_corrupt"]]
         if len(rows):
-            r = rows.sample(1, random_state=seed).iloc[0]
-            rgb = to_rgb(dataset.load_image(d, r["path"]))
-            if min(rgb.shape[:2]) < 96:  # ready-made small crops: upscale so the detector sees a face
-                rgb = cv2.resize(rgb, (rgb.shape[1] * 4, rgb.shape[0] * 4), interpolation=cv2.INTER_CUBIC)
-            out.append((cls, np.ascontiguousarray(rgb), faces.detect(rgb, method=detector)))
+            r = rows.sample(1, random_state=seed)
+            out.append((cls, align.preview(d, r["path"].iat[0], bool(crops[df.index.get_loc(r.index[0])]),
+                                           detector, margin)))
     return out

@@ -42,6 +42,30 @@ def index(param: str, options: Sequence[str], what: str) -> int:
     return list(options).index(value) if value is not None else 0
 
 
+def choose(widget: Callable, label: str, options: Sequence[str], param: str, what: str, key: str, **kwargs):
+    """A select box or radio (``widget``, e.g. ``st.sidebar.radio``) tied to ``?param=`` both ways.
+
+    The widget keeps one key whatever the query string says. (An unkeyed widget whose ``index``
+    comes from the query string changes identity whenever the page writes its choice back, and
+    Streamlit then drops the click that arrives for the old identity: every second change was
+    lost.) The query string picks the option only when it changed from outside the widget (first
+    load, a link, the address bar); the widget's choice is written back to it."""
+    options = list(options)
+    value = st.query_params.get(param)
+    written = f"_written:{key}"
+    if key not in st.session_state or (value and value != st.session_state.get(written)):
+        chosen = wanted(param, options, what, instead=repr(options[0]) if options else None)
+        if chosen is not None:
+            st.session_state[key] = chosen
+    if key in st.session_state and st.session_state[key] not in options:  # e.g. a dataset deleted meanwhile
+        del st.session_state[key]
+    choice = widget(label, options, key=key, **kwargs)
+    if choice is not None:
+        st.query_params[param] = choice
+    st.session_state[written] = choice
+    return choice
+
+
 def refuse(param: str, value: str, what: str, instead: str | None = None) -> None:
     """The warning for ``?param=value`` that names nothing (the value shown once, as code)."""
     st.warning(f"?{param}={shown(value)}: no {what} of that name here"

@@ -1,8 +1,11 @@
-"""The run panel: one training run followed on a page (progress, speed, ETA, curves, the last log
-lines, Cancel and Resume)."""
+"""Following background jobs on a page: ``follow_jobs`` (any kind: the panel refreshes on its own
+while a job is queued or running, and the whole page reruns once when one ends, so it shows what
+the job wrote), and the run panel of a training (progress, speed, ETA, curves, the last log lines,
+Cancel and Resume)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 import streamlit as st
@@ -11,6 +14,68 @@ from fer import jobs
 from fer.runs import eta_seconds
 from fer.store import ACTIVE, Run, RunError
 from fer.ui.charts import training_curves
+
+
+REFRESH_SECONDS = 2.0
+
+
+def job_lines(rows: list[dict], shown: int = 5) -> None:
+    """The default panel: a progress bar per queued or running job, a line per recent one."""
+    for j in list(reversed(rows))[:shown]:
+        text = f"{j['kind']} {j['id']}: {j['state']}" + (f" ({j['message']})" if j.get("message") else "") + (
+            f" — {j['error']}" if j.get("error") else "")
+        if j["state"] in ACTIVE and j.get("progress") is not None:
+            st.progress(min(1.0, float(j["progress"])), text=text)
+        else:
+            st.caption(text)
+
+
+def training_lines(rows: list[dict]) -> None:
+    """A progress bar per queued or running training (epochs done of the run's epochs)."""
+    for j in rows:
+        if j["state"] not in ACTIVE:
+            continue
+        try:
+            run = Run.open(j["id"])
+            done, total = len(run.epochs()), int(run.config().get("epochs", 1))
+        except (RunError, OSError, ValueError):
+            continue  # deleted or half-written meanwhile: the next refresh tells
+        st.progress(min(1.0, done / max(total, 1)),
+                    text=f"training {run.name} ({run.id}): {j['state']}, {done} of {total} epochs done")
+
+
+def follow_jobs(kinds: tuple[str, ...], key: str, show: Callable[[list[dict]], None] = job_lines,
+                every: float = REFRESH_SECONDS) -> list[dict]:
+    """Follow the jobs of ``kinds`` on this page, in a panel drawn by ``show`` (from the job rows,
+    oldest first). While one of them is queued or running the panel refreshes on its own every
+    ``every`` seconds (a fragment: the rest of the page does not rerun); when one ends, the whole
+    page reruns once so that everything on it shows what the job wrote. Returns the jobs that
+    ended since the page last ran (``[]`` most of the time), for a page that wants to react
+    (e.g. select the dataset an import just wrote).
+
+    A page with nothing running does not poll: a job started elsewhere (the command line, another
+    tab) shows at the page's next run."""
+    seen, ended = f"follow-seen:{key}", f"follow-ended:{key}"
+
+    def rows() -> list[dict]:
+        return [j for j in jobs.listing() if j["kind"] in kinds]
+
+    def panel() -> None:
+        current = rows()
+        active = {j["id"] for j in current if j["state"] in ACTIVE}
+        gone = st.session_state.get(seen, set()) - active
+        st.session_state[seen] = active
+        show(current)
+        if gone:  # rerun the page once, with the ended jobs for it to read
+            st.session_state[ended] = [j for j in current if j["id"] in gone]
+            st.rerun(scope="app")
+        if active and not polling:  # started from inside the panel (Resume): poll from now on
+            st.rerun(scope="app")
+
+    done = st.session_state.pop(ended, [])
+    polling = any(j["state"] in ACTIVE for j in rows())
+    st.fragment(panel, run_every=every if polling else None)()
+    return done
 
 
 def _tail(path: Path, lines: int = 12) -> str:
@@ -27,6 +92,18 @@ def _minutes(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def run_panels(rows: list[dict], recent: int = 3) -> None:
+    """The Train page's panel: every queued or running training, then the last few ended ones."""
+    active = [j for j in rows if j["state"] in ACTIVE]
+    ended = [j for j in reversed(rows) if j["state"] not in ACTIVE][:recent]
+    st.subheader(f"Runs in progress ({len(active)})")
+    if not rows:
+        st.caption("No run yet: press Train above.")
+    for j in active + ended:
+        with st.container(border=True):
+            run_panel(Run.open(j["id"]), j["id"])
 
 
 def run_panel(run: Run, key: str) -> None:
