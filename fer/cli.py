@@ -116,7 +116,7 @@ def _check_inputs(paths: list[str]) -> list[tuple[str, str]]:
 
 
 def cmd_predict(args) -> int:
-    from fer.predict import Predictor, results_table  # torch: only to predict
+    from fer.predict import Predictor, image_record, results_table  # torch: only to predict
 
     inputs = _check_inputs(args.inputs)
     if args.csv and any(kind == "video" for _, kind in inputs):
@@ -124,6 +124,7 @@ def cmd_predict(args) -> int:
     predictor = Predictor.load(args.model, detector=args.detector)
     if predictor.warning:
         print(f"warning: {predictor.warning}", file=sys.stderr)
+    model = predictor.identity()  # every line and row names the model that made it
     n_faces, photos = 0, []
     for path, kind in inputs:
         if kind == "image":
@@ -133,7 +134,7 @@ def cmd_predict(args) -> int:
             if args.csv:
                 continue
             if args.json:
-                print(json.dumps({"image": path, "faces": [r.to_dict() for r in results]}), flush=True)
+                print(json.dumps(image_record(path, results, model)), flush=True)
             else:
                 print(f"{path}: " + ("; ".join(f"{r.label} {r.confidence:.0%} at {[round(v) for v in r.box]}"
                                                for r in results) or "no face found (try --whole-image)"))
@@ -149,11 +150,11 @@ def cmd_predict(args) -> int:
             n_faces += len(faces)
             if args.json:
                 print(json.dumps({"video": path, "frame": int(frame), "time": round(float(rows["time"].iat[0]), 3),
-                                  "faces": faces}), flush=True)
+                                  "model": model, "faces": faces}), flush=True)
             else:
                 print(f"{path} @ {rows['time'].iat[0]:.2f} s: " + ("; ".join(f"{f['label']}" for f in faces) or "no face"))
     if args.csv:  # the same table as the Predict page's
-        sys.stdout.write(results_table(photos).to_csv(index=False))
+        sys.stdout.write(results_table(photos, model).to_csv(index=False))
     print(f"predicted {n_faces} face(s) in {len(inputs)} input(s) with {predictor.label}", file=sys.stderr)
     return 0
 

@@ -9,7 +9,7 @@ import streamlit as st
 
 from fer.draw import annotate, png_bytes
 from fer.images import ImageError, load_rgb
-from fer.predict import results_table
+from fer.predict import image_record, results_table
 from fer.ui import charts
 from fer.ui.model_picker import picker
 from fer.video import VideoError, analyse, probe
@@ -62,14 +62,13 @@ with photos_tab:
                     c = st.columns([1, 3])
                     c[0].image(r.crop, caption=f"face {k + 1}", width=72)
                     c[1].plotly_chart(charts.probability_bars(r.probs, height=210), key=f"bars-{up.name}-{k}")
-    table = results_table(found)
+    table = results_table(found, predictor.identity())
     if not table.empty:
         st.subheader("Results")
         st.dataframe(table, hide_index=True, width="stretch")
         d = st.columns(3)
         d[0].download_button("CSV", table.to_csv(index=False), "emotions.csv", "text/csv")
-        d[1].download_button("JSON", json.dumps([{"image": n, "faces": table[table.image == n].drop(columns="image")
-                                                  .to_dict("records")} for n in table.image.unique()], indent=1),
+        d[1].download_button("JSON", json.dumps([image_record(n, r, predictor.identity()) for n, r in found], indent=1),
                              "emotions.json", "application/json")
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as zf:
