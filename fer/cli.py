@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from fer import store
+from fer import catalog, store
 from fer.data import import_dataset, names, summary, summary_text
 from fer.data.align import align_dataset, describe
 from fer.data.formats import FORMATS
@@ -192,33 +192,26 @@ def cmd_train(args) -> int:
     return 0 if result["state"] in ("finished", "cancelled") else 1
 
 
-def _model_rows() -> list[dict]:
-    rows = []
-    for m in Model.list():
-        current = m.current_id()
-        for v in m.versions():
-            figures = v.figures()
-            rows.append({"name": m.name, "version": v.version, "current": v.version == current,
-                         "sha256": v.sha256(), "source_run": v.source_run, "created": v.created,
-                         "dataset": figures.get("dataset"), "test_accuracy": (figures.get("test") or {}).get("accuracy"),
-                         "folder": str(v.folder)})
-    return rows
+JSON_FIELDS = ("name", "version", "current", "sha256", "source_run", "created", "dataset", "test_accuracy",
+               "test_macro_f1", "leak_free_accuracy", "folder")
 
 
 def cmd_model_list(args) -> int:
-    rows = _model_rows()
+    rows = catalog.rows()  # the Models view's rows
     if args.json:
         for r in rows:
-            print(json.dumps(r))
+            print(json.dumps({k: r[k] for k in JSON_FIELDS}))
         return 0
     if not rows:
         print("no model yet: promote a finished run with python -m fer model promote RUN_ID NAME", file=sys.stderr)
         return 0
-    print(f"{'name':16} {'version':>8}  {'':1} {'source run':22} {'test acc':>8}  {'sha256':12}  created")
+    def pct(x):
+        return f"{x:.1%}" if x is not None else "—"
+
+    print(f"{'name':16} {'version':>8}  {'':1} {'source run':22} {'test acc':>8} {'leak-free':>9}  {'sha256':12}  created")
     for r in rows:
-        acc = f"{r['test_accuracy']:.1%}" if r["test_accuracy"] is not None else "—"
         print(f"{r['name']:16} {r['version']:>8}  {'*' if r['current'] else ' '} {str(r['source_run'] or '—'):22} "
-              f"{acc:>8}  {r['sha256'][:12]}  {r['created'] or '—'}")
+              f"{pct(r['test_accuracy']):>8} {pct(r['leak_free_accuracy']):>9}  {r['sha256'][:12]}  {r['created'] or '—'}")
     return 0
 
 

@@ -20,8 +20,14 @@ def _test_summary(run: Run) -> dict:
     return ev.summary()
 
 
+# The Runs table's columns, the ones people decide by first; the id (what links carry) last.
+TABLE_COLUMNS = ["name", "state", "dataset", "test_accuracy", "test_f1", "best_val_f1", "backbone", "epochs",
+                 "minutes", "created", "transfer", "input", "lr", "batch", "id"]
+
+
 def table() -> pd.DataFrame:
-    """One row per run: name, state, data, recipe, best val F1, test figures, duration."""
+    """One row per run, newest first: name, state, dataset, test figures, best val F1, recipe,
+    duration, when; the id last."""
     rows = []
     for run in Run.list():
         try:
@@ -39,9 +45,9 @@ def table() -> pd.DataFrame:
             "best_val_f1": float(ep["val_macro_f1"].max()) if "val_macro_f1" in ep else None,
             "test_accuracy": test.get("accuracy"), "test_f1": test.get("macro_f1"),
             "minutes": round(float(ep["epoch_seconds"].sum()) / 60, 1) if "epoch_seconds" in ep else None,
-            "created": run.meta().get("created"),
+            "created": pd.to_datetime(run.meta().get("created"), utc=True, errors="coerce"),
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
 def compare(run_ids: list[str]) -> pd.DataFrame:
