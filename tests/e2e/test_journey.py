@@ -165,6 +165,8 @@ def train_two(j: Journey) -> None:
     expect(metric(j, "estimated time")).to_be_visible()
     choose(j, "Preset", re.compile(r"^smoke · "))
     expect(j.page.get_by_text("checks the pipeline end to end", exact=False)).to_be_visible(timeout=PAGE_MS)
+    # the fields are the smoke preset's now (its batch of 32, where quick has 64), not the ones they replace
+    expect(j.page.get_by_role("spinbutton", name="batch size", exact=True)).to_have_value("32", timeout=PAGE_MS)
     epochs = j.page.get_by_role("spinbutton", name="epochs", exact=True)
     epochs.fill("1")
     epochs.press("Enter")
@@ -177,6 +179,8 @@ def train_two(j: Journey) -> None:
     seed = j.page.get_by_role("spinbutton", name="seed", exact=True)
     seed.fill("1")
     seed.press("Enter")
+    expect(seed).to_have_value("1")
+    expect(metric(j, "epochs")).to_have_text("1")  # still the options as set
     expect(queued).to_have_count(0, timeout=PAGE_MS)  # the form changed: the message was about the last press
     button(j, "Train").click()
     expect(queued).to_be_visible(timeout=PAGE_MS)
@@ -321,7 +325,9 @@ def live_camera(j: Journey) -> None:
     t1 = frame.evaluate("() => performance.now()")
     figures = probe.summarise(records, t0, t1, probe.face_offset())
     j.facts["live"] = figures
-    assert figures["distinct_seen_by_callbacks_per_s"] >= 5, figures  # fresh frames keep coming
+    # fresh frames keep coming (not a stream that stalls), and not from a backlog seconds behind the camera
+    assert figures["distinct_seen_by_callbacks_per_s"] >= 3, figures
+    assert figures["latency_ms"]["median"] is not None and figures["latency_ms"]["median"] < 1500, figures
     box = figures["box"]
     assert box["frames_checked"] >= 3 and box["without_box"] <= box["frames_checked"] // 4, box
     assert box["corner_error_px"]["median"] <= 25, box  # boxes on the face
