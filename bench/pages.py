@@ -29,10 +29,12 @@ def main() -> None:
     args = ap.parse_args()
     out = {}
     for page in args.pages:
-        path = REPO / ("Home.py" if page == "Home" else f"pages/{page}.py")
         times = []
         for _ in range(args.repeats + 1):
-            at = AppTest.from_file(str(path), default_timeout=300)
+            # opened as the app opens it (Home the entry point), so that links between pages resolve
+            at = AppTest.from_file(str(REPO / "Home.py"), default_timeout=300)
+            if page != "Home":
+                at.switch_page(f"pages/{page}.py")
             at.query_params.update({"model": args.model, "eval": args.eval})
             t = time.perf_counter()
             at.run()

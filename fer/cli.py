@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from fer import store
+from fer import catalog, store
 from fer.data import import_dataset, names, summary, summary_text
 from fer.data.align import align_dataset, describe
 from fer.data.formats import FORMATS
@@ -116,7 +116,7 @@ def _check_inputs(paths: list[str]) -> list[tuple[str, str]]:
 
 
 def cmd_predict(args) -> int:
-    from fer.predict import Predictor, results_table  # torch: only to predict
+    from fer.predict import Predictor, image_record, results_table  # torch: only to predict
 
     inputs = _check_inputs(args.inputs)
     if args.csv and any(kind == "video" for _, kind in inputs):
@@ -124,6 +124,7 @@ def cmd_predict(args) -> int:
     predictor = Predictor.load(args.model, detector=args.detector)
     if predictor.warning:
         print(f"warning: {predictor.warning}", file=sys.stderr)
+    model = predictor.identity()  # every line and row names the model that made it
     n_faces, photos = 0, []
     for path, kind in inputs:
         if kind == "image":
@@ -133,7 +134,7 @@ def cmd_predict(args) -> int:
             if args.csv:
                 continue
             if args.json:
-                print(json.dumps({"image": path, "faces": [r.to_dict() for r in results]}), flush=True)
+                print(json.dumps(image_record(path, results, model)), flush=True)
             else:
                 print(f"{path}: " + ("; ".join(f"{r.label} {r.confidence:.0%} at {[round(v) for v in r.box]}"
                                                for r in results) or "no face found (try --whole-image)"))
@@ -149,11 +150,11 @@ def cmd_predict(args) -> int:
             n_faces += len(faces)
             if args.json:
                 print(json.dumps({"video": path, "frame": int(frame), "time": round(float(rows["time"].iat[0]), 3),
-                                  "faces": faces}), flush=True)
+                                  "model": model, "faces": faces}), flush=True)
             else:
                 print(f"{path} @ {rows['time'].iat[0]:.2f} s: " + ("; ".join(f"{f['label']}" for f in faces) or "no face"))
     if args.csv:  # the same table as the Predict page's
-        sys.stdout.write(results_table(photos).to_csv(index=False))
+        sys.stdout.write(results_table(photos, model).to_csv(index=False))
     print(f"predicted {n_faces} face(s) in {len(inputs)} input(s) with {predictor.label}", file=sys.stderr)
     return 0
 
@@ -191,33 +192,26 @@ def cmd_train(args) -> int:
     return 0 if result["state"] in ("finished", "cancelled") else 1
 
 
-def _model_rows() -> list[dict]:
-    rows = []
-    for m in Model.list():
-        current = m.current_id()
-        for v in m.versions():
-            figures = v.figures()
-            rows.append({"name": m.name, "version": v.version, "current": v.version == current,
-                         "sha256": v.sha256(), "source_run": v.source_run, "created": v.created,
-                         "dataset": figures.get("dataset"), "test_accuracy": (figures.get("test") or {}).get("accuracy"),
-                         "folder": str(v.folder)})
-    return rows
+JSON_FIELDS = ("name", "version", "current", "sha256", "source_run", "created", "dataset", "test_accuracy",
+               "test_macro_f1", "leak_free_accuracy", "folder")
 
 
 def cmd_model_list(args) -> int:
-    rows = _model_rows()
+    rows = catalog.rows()  # the Models view's rows
     if args.json:
         for r in rows:
-            print(json.dumps(r))
+            print(json.dumps({k: r[k] for k in JSON_FIELDS}))
         return 0
     if not rows:
         print("no model yet: promote a finished run with python -m fer model promote RUN_ID NAME", file=sys.stderr)
         return 0
-    print(f"{'name':16} {'version':>8}  {'':1} {'source run':22} {'test acc':>8}  {'sha256':12}  created")
+    def pct(x):
+        return f"{x:.1%}" if x is not None else "—"
+
+    print(f"{'name':16} {'version':>8}  {'':1} {'source run':22} {'test acc':>8} {'leak-free':>9}  {'sha256':12}  created")
     for r in rows:
-        acc = f"{r['test_accuracy']:.1%}" if r["test_accuracy"] is not None else "—"
         print(f"{r['name']:16} {r['version']:>8}  {'*' if r['current'] else ' '} {str(r['source_run'] or '—'):22} "
-              f"{acc:>8}  {r['sha256'][:12]}  {r['created'] or '—'}")
+              f"{pct(r['test_accuracy']):>8} {pct(r['leak_free_accuracy']):>9}  {r['sha256'][:12]}  {r['created'] or '—'}")
     return 0
 
 

@@ -77,6 +77,7 @@ class Predictor:
         return self.model_version.sha256()
 
     def identity(self) -> dict:
+        """``{"name", "version", "sha256"}``: what every result of this predictor records."""
         return self.model_version.identity()
 
     @property
@@ -124,14 +125,23 @@ class Predictor:
                            f.score, c) for f, p, c in zip(found, probs, crops)]
 
 
-RESULT_COLUMNS = ["image", "face", "label", "confidence", "box_x1", "box_y1", "box_x2", "box_y2", *CLASSES]
+MODEL_COLUMNS = ["model", "model_version", "model_sha256"]
+RESULT_COLUMNS = ["image", "face", "label", "confidence", "box_x1", "box_y1", "box_x2", "box_y2", *CLASSES,
+                  *MODEL_COLUMNS]
 
 
-def results_table(results: Iterable[tuple[str, list[FaceResult]]]) -> pd.DataFrame:
-    """One row per face of each named image: the Predict page's table and CSV, and
-    ``python -m fer predict --csv``."""
+def results_table(results: Iterable[tuple[str, list[FaceResult]]], model: dict) -> pd.DataFrame:
+    """One row per face of each named image, each naming the model that made it (``model``: a
+    ``Predictor.identity()``): the Predict page's table and CSV, and ``python -m fer predict --csv``."""
+    named = dict(zip(MODEL_COLUMNS, (model["name"], model["version"], model["sha256"])))
     rows = [{"image": name, "face": k, "label": r.label, "confidence": r.confidence,
              **{f"box_{n}": round(v, 1) for n, v in zip(("x1", "y1", "x2", "y2"), r.box)},
-             **{c: r.probs[c] for c in CLASSES}}
+             **{c: r.probs[c] for c in CLASSES}, **named}
             for name, found in results for k, r in enumerate(found)]
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
+
+
+def image_record(name: str, found: list[FaceResult], model: dict) -> dict:
+    """One image's faces as JSON and the model that found them: a line of ``python -m fer predict
+    --json`` and an entry of the Predict page's JSON download."""
+    return {"image": name, "model": dict(model), "faces": [r.to_dict() for r in found]}

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pandas as pd
 import yaml
 
-from fer.store import Run, RunError  # noqa: F401  (RunError: what run operations raise)
+from fer.data import exclusions, manifest
+from fer.store import Run, RunError, resolve_model  # noqa: F401  (RunError: what run operations raise)
 
 
 def _test_summary(run: Run) -> dict:
@@ -20,8 +21,14 @@ def _test_summary(run: Run) -> dict:
     return ev.summary()
 
 
+# The Runs table's columns, the ones people decide by first; the id (what links carry) last.
+TABLE_COLUMNS = ["name", "state", "dataset", "test_accuracy", "test_f1", "best_val_f1", "backbone", "epochs",
+                 "minutes", "created", "transfer", "input", "lr", "batch", "id"]
+
+
 def table() -> pd.DataFrame:
-    """One row per run: name, state, data, recipe, best val F1, test figures, duration."""
+    """One row per run, newest first: name, state, dataset, test figures, best val F1, recipe,
+    duration, when; the id last."""
     rows = []
     for run in Run.list():
         try:
@@ -39,9 +46,9 @@ def table() -> pd.DataFrame:
             "best_val_f1": float(ep["val_macro_f1"].max()) if "val_macro_f1" in ep else None,
             "test_accuracy": test.get("accuracy"), "test_f1": test.get("macro_f1"),
             "minutes": round(float(ep["epoch_seconds"].sum()) / 60, 1) if "epoch_seconds" in ep else None,
-            "created": run.meta().get("created"),
+            "created": pd.to_datetime(run.meta().get("created"), utc=True, errors="coerce"),
         })
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
 
 def compare(run_ids: list[str]) -> pd.DataFrame:
@@ -73,3 +80,105 @@ def eta_seconds(epochs_done: list[dict], progress: float, total_epochs: int) -> 
     recent = epochs_done[-3:]
     per_epoch = sum(e["epoch_seconds"] for e in recent) / len(recent)
     return max(0.0, (total_epochs - len(epochs_done) - progress) * per_epoch)
+
+
+# -- what a training will cost ---------------------------------------------------------------
+
+RESUME_GAP = 3.0  # an epoch whose wall time is over this many times its training time spans a pause
+SMALL = 2000  # images an epoch under which a run says little about speed
+
+
+def speed_key(cfg: dict, device: str) -> tuple:
+    """What training speed depends on most: backbone, input size, channels and the kind of device."""
+    m = cfg.get("model") or {}
+    return (m.get("backbone"), m.get("input_size"), m.get("channels"), device)
+
+
+def run_speed(run: Run) -> dict | None:
+    """The speed a run measured: ``{"key", "images_per_s", "images"}``, training images per second
+    of wall time per epoch (training, validation, checkpoints: epochs after the first, when there
+    are some, and none that spans a pause), the median over its epochs; ``images`` per epoch.
+    None before its first epoch."""
+    ep = run.epochs()
+    if ep.empty or not {"images_per_s", "epoch_seconds", "time"} <= set(ep):
+        return None
+    seen = ep["images_per_s"] * ep["epoch_seconds"]
+    wall = ep["time"].diff()
+    ok = (wall > 0) & (wall <= RESUME_GAP * ep["epoch_seconds"] + 60)
+    speeds = (seen / wall)[ok] if ok.any() else ep["images_per_s"]
+    try:
+        meta = run.model().meta()
+    except ValueError:  # no weights yet: no record of the hardware
+        return None
+    device = "cuda" if (meta.get("hardware") or {}).get("gpu") else "cpu"
+    return {"key": speed_key(run.config(), device), "images_per_s": float(speeds.median()),
+            "images": float(seen.median())}
+
+
+def shipped_speed() -> dict | None:
+    """The speed the shipped model's own training measured (training time only), from its model.json."""
+    try:
+        meta = resolve_model("default@shipped").meta()
+    except ValueError:
+        return None
+    m, cfg = meta.get("metrics") or {}, (meta.get("training") or {}).get("config") or {}
+    images = ((meta.get("data") or {}).get("splits") or {}).get("train")
+    if not (m.get("train_seconds") and m.get("epochs_run") and images):
+        return None
+    device = "cuda" if (meta.get("hardware") or {}).get("gpu") else "cpu"
+    return {"key": speed_key(cfg, device), "images_per_s": images * m["epochs_run"] / m["train_seconds"],
+            "threads": (meta.get("hardware") or {}).get("torch_threads")}
+
+
+def measured_speeds(latest: int = 5) -> dict[tuple, dict]:
+    """Speed key → ``{"images_per_s", "basis"}``: the median of the latest ``latest`` runs' speeds
+    (the machine's load changes; recent runs say more about it), runs of at least ``SMALL`` images
+    an epoch preferred (on a tiny dataset the fixed cost of an epoch dominates); the shipped
+    model's training for a key no run has measured."""
+    found: dict[tuple, dict[bool, list[float]]] = {}
+    for run in Run.list():  # newest first
+        try:
+            measured = run_speed(run)
+        except (OSError, ValueError, yaml.YAMLError):
+            continue
+        if measured:
+            kept = found.setdefault(measured["key"], {True: [], False: []})[measured["images"] >= SMALL]
+            if len(kept) < latest:
+                kept.append(measured["images_per_s"])
+    out = {}
+    for key, by_size in found.items():
+        big = bool(by_size[True])
+        speeds = by_size[big]
+        out[key] = {"images_per_s": float(pd.Series(speeds).median()),
+                    "basis": f"the latest {len(speeds)} run(s) here" + ("" if big else " (all on small datasets)")}
+    shipped = shipped_speed()
+    if shipped and shipped["key"] not in out:
+        out[shipped["key"]] = {"images_per_s": shipped["images_per_s"],
+                               "basis": f"the shipped model's training ({shipped['threads']} CPU threads)"}
+    return out
+
+
+def estimate(cfg: dict, train_images: int, device: str, speeds: dict[tuple, dict]) -> dict:
+    """How long ``cfg`` will train on ``train_images`` images: images × epochs ÷ the speed measured
+    for its backbone and input size on this kind of device (``seconds`` None: never measured)."""
+    speed = speeds.get(speed_key(cfg, device))
+    images = train_images * int(cfg.get("epochs") or 0)
+    ips = speed["images_per_s"] if speed else None
+    return {"images": images, "device": device, "images_per_s": ips, "basis": speed["basis"] if speed else None,
+            "seconds": images / ips if ips else None}
+
+
+def duration(seconds: float | None) -> str:
+    """``about 5 min``, ``about 1 h 20 min``, ``unknown``."""
+    if seconds is None:
+        return "unknown"
+    minutes = round(seconds / 60)
+    if minutes < 1:
+        return "under a minute"
+    return f"about {minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"about {minutes} min"
+
+
+def train_images(dataset: str) -> int:
+    """The images a training on ``dataset`` sees each epoch: its usable train rows (no corrupt,
+    no excluded)."""
+    return int((exclusions.usable(manifest(dataset), dataset)["split"] == "train").sum())

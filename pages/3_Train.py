@@ -1,37 +1,23 @@
-"""Train: pick a dataset and a preset, adjust any option, launch; follow every run live."""
+"""Train: pick a dataset and a preset, adjust any option, see what it will cost, launch; follow every
+run live."""
 import streamlit as st
-import yaml
 
-from fer import settings
+from fer import models, settings
 from fer.data import names as dataset_names
 from fer.training import config as C
 from fer.training.launch import launch, presets
+from fer.training.trainer import pick_device
+from fer.ui import costs
 from fer.ui.run_panel import follow_jobs, run_panels
 
 st.set_page_config(page_title="Train · FER Studio", layout="wide")
 st.title("Train")
-
-datasets = dataset_names()
-if not datasets:
-    st.info("No dataset to train on yet. Import one first:")
-    st.code("python -m fer dataset import path/to/fer2013.zip --name fer2013", language="bash")
-    st.stop()
-
-all_presets = presets()
-top = st.columns([2, 2, 1])
-dataset = top[0].selectbox("Dataset", datasets, help="a dataset of the store; corrupt and excluded images are left out")
-preset_name = top[1].selectbox("Preset", list(all_presets), index=list(all_presets).index("fer2013_cpu")
-                               if "fer2013_cpu" in all_presets else 0,
-                               help="the presets shipped with FER Studio (training/configs/*.yaml): every option below "
-                                    "starts from it")
-device_default = settings.load().device
-device = top[2].text_input("Device", value=device_default, help="auto, cpu, cuda or cuda:N")
-base = C.resolve(all_presets[preset_name])
-
+QUICK = "quick"  # preselected: a first model in minutes on a CPU
 SECTIONS = {"run": ("name", "seed", "epochs", "batch_size", "amp", "channels_last", "eval_splits"),
-            "model": "model.", "optimizer": "optimizer.", "schedule": "schedule.", "loss and sampling": ("loss.", "sampler."),
-            "augmentation": "augment.", "mixup and EMA": ("mixup.", "ema."),
+            "model": "model.", "optimizer": "optimizer.", "schedule": "schedule.",
+            "loss and sampling": ("loss.", "sampler."), "augmentation": "augment.", "mixup and EMA": ("mixup.", "ema."),
             "stopping and checkpoints": ("early_stopping.", "checkpoint.")}
+OPTIONAL_NUMBERS = ("optimizer.head_lr",)  # empty: the default rule (head_lr: the backbone's lr)
 
 
 def _keys(sel) -> list[str]:
@@ -39,52 +25,116 @@ def _keys(sel) -> list[str]:
     return [k for k in C.SCHEMA if k in sel or any(k.startswith(p) for p in sel if p.endswith("."))]
 
 
-def _widget(key: str, value, meaning: str, wkey: str):
-    default = C.SCHEMA[key][0]
-    help_text = f"{meaning}. Default: {default!r}."
-    label = key.split(".")[-1].replace("_", " ")
+def field(key: str, value, wkey: str):
+    """One option's widget; returns its value as the config takes it (an unparsable text as it is,
+    for ``problems`` to refuse)."""
+    default, meaning = C.SCHEMA[key]
+    label, help_text = C.label(key), f"`{key}`: {meaning}. Default: {default!r}."
     if key in C.CHOICES:
         options = list(C.CHOICES[key])
         return st.selectbox(label, options, index=options.index(value) if value in options else 0, help=help_text,
                             key=wkey)
+    if key == "eval_splits":
+        return st.multiselect(label, list(C.SPLITS), default=[s for s in value if s in C.SPLITS], help=help_text,
+                              key=wkey)
+    if key == "augment.crop_scale":
+        lo, hi = (float(v) for v in value)
+        return list(st.slider(label, 0.05, 1.0, (lo, hi), 0.05, help=help_text, key=wkey))
     if isinstance(default, bool):
         return st.checkbox(label, value=bool(value), help=help_text, key=wkey)
-    if isinstance(default, int) and not isinstance(default, bool):
+    if isinstance(default, int):
         return int(st.number_input(label, value=int(value), step=1, help=help_text, key=wkey))
     if isinstance(default, float):
         return float(st.number_input(label, value=float(value), format="%g", help=help_text, key=wkey))
-    text = st.text_input(label, value="" if value is None else str(value), help=help_text, key=wkey)
-    if key in ("optimizer.head_lr",):
-        return float(text) if text.strip() else None
-    if isinstance(default, list):
-        return yaml.safe_load(text) if text.strip() else []
-    return text.strip() or None
+    text = st.text_input(label, value="" if value is None else str(value), help=help_text, key=wkey).strip()
+    if key in OPTIONAL_NUMBERS:
+        try:
+            return float(text) if text else None
+        except ValueError:
+            return text
+    return text or None
 
 
-with st.form("train"):
-    cfg = C.resolve(all_presets[preset_name])
-    C.set_key(cfg, "dataset", dataset)
-    C.set_key(cfg, "device", device)
+def options(base: dict, prefix: str) -> tuple[dict, dict]:
+    """Every option, grouped, starting from ``base``; the config as set, and a place under each
+    field for its refusal (key → ``st.empty``)."""
+    cfg = C.resolve({})
+    slots = {}
     for section, sel in SECTIONS.items():
         with st.expander(section, expanded=section == "run"):
             cols = st.columns(3)
             for i, key in enumerate(_keys(sel)):
                 with cols[i % 3]:
-                    try:
-                        value = _widget(key, C.get_key(base, key), C.SCHEMA[key][1], f"{preset_name}:{key}")
-                    except ValueError:
-                        st.error(f"{key}: not a number")
-                        value = C.get_key(base, key)
-                    C.set_key(cfg, key, value)
-    submitted = st.form_submit_button("Train", type="primary")
+                    C.set_key(cfg, key, field(key, C.get_key(base, key), f"{prefix}:{key}"))
+                    slots[key] = st.empty()
+    return cfg, slots
 
-if submitted:
+
+def problems(cfg: dict) -> dict[str, str]:
+    """What the config's own checks refuse, and a backbone nobody can build."""
+    found = C.problems(cfg)
+    backbone = C.get_key(cfg, "model.backbone")
+    if not backbone or not models.known(str(backbone)):
+        found.setdefault("model.backbone", f"model.backbone={backbone!r}: unknown; use a timm model name "
+                                           "(resnet18, convnext_tiny, …), fer_cnn or facenet_vggface2")
+    return found
+
+
+def choose() -> tuple[str, str, dict, str, str, str | None] | None:
+    """Dataset, preset (with its line and its cost here), device and its kind; None on an empty store."""
+    datasets = dataset_names()
+    if not datasets:
+        st.info("No dataset to train on yet. Import one first:")
+        st.code("python -m fer dataset import path/to/fer2013.zip --name fer2013", language="bash")
+        return None
+    all_presets = presets()
+    names = list(all_presets)
+    top = st.columns([2, 3, 1])
+    dataset = top[0].selectbox("Dataset", datasets, help="a dataset of the store; corrupt and excluded images are "
+                               "left out")
+    device = top[2].text_input("Device", value=settings.load().device, help="auto, cpu, cuda or cuda:N").strip()
     try:
-        folder = launch(cfg, device=None if device == "auto" else device)
-    except (C.ConfigError, ValueError) as e:
-        st.error(f"Not started: {e}")
-    else:
-        st.success(f"Run `{folder.name}` queued: it trains in its own process and survives leaving this page.")
+        kind, device_error = pick_device(device).type, None
+    except (ValueError, RuntimeError) as e:
+        kind, device_error = "cpu", f"Device {device!r}: {e}"
+        top[2].error(device_error)
+    preset = top[1].selectbox("Preset", names, index=names.index(QUICK) if QUICK in names else 0,
+                              format_func=lambda p: f"{p} · {costs.cost(C.resolve(all_presets[p]), dataset, kind)}",
+                              help="presets shipped with FER Studio (fer/presets), each with what it would cost "
+                                   "here as it stands: every option below starts from it")
+    top[1].caption(C.description(all_presets[preset]))
+    return dataset, preset, all_presets[preset], device, kind, device_error
 
 
+def launch_button(cfg: dict, device: str, refused: dict, device_error: str | None) -> None:
+    if refused or device_error:
+        st.error(f"Not ready: {len(refused) + bool(device_error)} option(s) refused, each said next to it above.")
+    if st.button("Train", type="primary", disabled=bool(refused or device_error), key="train"):
+        try:
+            folder = launch(cfg, device=None if device == "auto" else device)
+        except (C.ConfigError, ValueError) as e:
+            st.error(f"Not started: {e}")
+        else:
+            st.success(f"Run `{folder.name}` queued: it trains in its own process and survives leaving this page.")
+
+
+def train_section() -> None:
+    chosen = choose()
+    if chosen is None:
+        return
+    dataset, preset_name, preset, device, kind, device_error = chosen
+    cfg, slots = options(C.resolve(preset), preset_name)
+    C.set_key(cfg, "dataset", dataset)
+    C.set_key(cfg, "device", device)
+    refused = problems(cfg)
+    for key, why in refused.items():
+        if key in slots:
+            slots[key].error(why)
+    st.subheader("Before you press Train")
+    if not refused:
+        costs.review(cfg, dataset, kind)
+    launch_button(cfg, device, refused, device_error)
+
+
+train_section()
 follow_jobs(("train",), "train", show=run_panels)

@@ -1,6 +1,4 @@
 """Evaluate: a model's figures on any dataset — honest ones beside the usual ones."""
-import urllib.parse
-
 import pandas as pd
 import streamlit as st
 
@@ -52,7 +50,14 @@ ev = pick_evaluation(version, evals, "evaluate")
 summary, pred = read(ev)
 eval_dataset, split, chosen = ev.dataset, ev.split, ev.id
 st.query_params.update({"model": model_x, "eval": chosen})
-st.query_params.pop("run", None)
+for stale in ("run", "true", "pred"):  # an older link's, or Errors' when the browser went back
+    st.query_params.pop(stale, None)
+
+
+def errors_link(true_class: str, predicted_class: str) -> dict:
+    """Query parameters of the Errors view of one confusion-matrix cell of this evaluation."""
+    return {"model": model_x, "eval": chosen, "true": true_class, "pred": predicted_class}
+
 
 # -- summary ---------------------------------------------------------------------------------
 clean = leak_free(ev, train_dataset) if train_dataset else None
@@ -68,6 +73,12 @@ m[3].metric("macro-F1", f"{summary['macro_f1']:.3f}")
 m[4].metric("top-3 accuracy", f"{summary['top3_accuracy']:.1%}")
 m[5].metric("loss", f"{summary['loss']:.3f}")
 m[6].metric("ECE", f"{ece:.3f}", help="expected calibration error of the top-class confidence (15 bins)")
+made_by = summary.get("model_id") or {}
+if made_by.get("sha256") and made_by["sha256"] != version.sha256():
+    st.warning(f"This evaluation was made by other weights (sha256 {made_by['sha256'][:12]}) than {label}'s "
+               f"({version.sha256()[:12]}): evaluate again for figures of these weights.")
+else:
+    st.caption(f"Made by {label} (weights sha256 `{version.sha256()[:12]}`) on {eval_dataset}, split {split}.")
 if flip_summary:
     st.caption(f"With horizontal-flip test-time augmentation: accuracy {flip_summary['accuracy']:.1%}, "
                f"macro-F1 {flip_summary['macro_f1']:.3f}.")
@@ -88,13 +99,17 @@ with right:
     st.subheader("Confusion matrix")
     norm = st.toggle("Row-normalised", value=True)
     cm = pd.DataFrame(summary["confusion_matrix"], index=list(CLASSES), columns=list(CLASSES))
-    st.plotly_chart(charts.confusion_matrix(cm, norm), key="cm")
-    c = st.columns(3)
-    true_c = c[0].selectbox("True", CLASSES, key="cell-true")
-    pred_c = c[1].selectbox("Predicted", CLASSES, index=1, key="cell-pred")
-    n_cell = int(cm.loc[true_c, pred_c])
-    c[2].markdown(f"[{n_cell} image(s) →](/Errors?"
-                  + urllib.parse.urlencode({"model": model_x, "eval": chosen, "true": true_c, "pred": pred_c}) + ")")
+    event = st.plotly_chart(charts.confusion_matrix(cm, norm), key="cm", on_select="rerun", selection_mode="points")
+    clicked = charts.cell_of(event.selection)
+    if clicked:  # a cell clicked: its images on Errors, in this tab
+        st.switch_page("pages/6_Errors.py", query_params=errors_link(*clicked))
+    st.caption("Click a cell to see its images on Errors, or choose one here:")
+    c = st.columns(3, vertical_alignment="bottom")
+    true_c = c[0].selectbox("True class", CLASSES, key="cell-true")
+    pred_c = c[1].selectbox("Predicted class", CLASSES, index=1, key="cell-pred")
+    with c[2]:
+        st.page_link("pages/6_Errors.py", label=f"{int(cm.loc[true_c, pred_c])} image(s) →",
+                     query_params=errors_link(true_c, pred_c))
 
 # -- curves ----------------------------------------------------------------------------------
 st.subheader("Precision–recall per class")

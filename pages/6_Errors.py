@@ -1,6 +1,4 @@
 """Errors: the misclassified images of an evaluation, filtered, sorted, a click from Explain."""
-import urllib.parse
-
 import streamlit as st
 
 from fer import evaluation
@@ -33,15 +31,25 @@ sources = c[0].multiselect("Source", sorted(pred["source"].unique()))
 splits = c[1].multiselect("Split", sorted(pred["split"].unique()))
 sort = c[2].radio("Sort", ["confidence", "margin"], horizontal=True,
                   format_func=lambda s: "most confident mistakes first" if s == "confidence" else "closest calls first")
-rows = evaluation.mistakes(pred, true, predicted, confidence, sources, splits, sort)
+# a diagonal cell of the confusion matrix (true = predicted) asks for the correct predictions
+correct = len(true) == 1 and true == predicted
+rows = evaluation.mistakes(pred, true, predicted, confidence, sources, splits, sort, include_correct=correct)
+
+
+def view() -> dict:
+    """Query parameters of this view (model, evaluation, the single true and predicted class)."""
+    return {"model": model_x, "eval": chosen, **({"true": true[0]} if len(true) == 1 else {}),
+            **({"pred": predicted[0]} if len(predicted) == 1 else {})}
+
+
 st.query_params.pop("run", None)
-st.query_params.update({"model": model_x, "eval": chosen, **({"true": true[0]} if len(true) == 1 else {}),
-                        **({"pred": predicted[0]} if len(predicted) == 1 else {})})
+st.query_params.update(view())
 
 per_page = 24
 pages = max(1, -(-len(rows) // per_page))
 top = st.columns([3, 1])
-top[0].markdown(f"**{len(rows):,}** misclassified image(s) of {len(pred):,}")
+top[0].markdown(f"**{len(rows):,}** " + (f"correctly classified {true[0]} image(s)" if correct else
+                                          "misclassified image(s)") + f" of {len(pred):,}")
 page = top[1].number_input("Page", 1, pages, 1, key="errors-page")
 shown = rows.iloc[(page - 1) * per_page: page * per_page]
 if shown.empty:
@@ -49,9 +57,7 @@ if shown.empty:
     st.stop()
 st.download_button("These rows (CSV)", rows.drop(columns=[c for c in rows if c.startswith("p_")]).to_csv(index=False),
                    "errors.csv", "text/csv")
-grid_link = "/Explain?" + urllib.parse.urlencode({"model": model_x, "eval": chosen, **({"true": true[0]} if len(true) == 1 else {}),
-                                                  **({"pred": predicted[0]} if len(predicted) == 1 else {})})
-st.markdown(f"[Grad-CAM of the first 12 of them →]({grid_link})")
+st.page_link("pages/7_Explain.py", label="Grad-CAM of the first 12 of them →", query_params=view())
 
 try:
     dinfo = info(eval_dataset)
@@ -68,6 +74,7 @@ for k, (_, r) in enumerate(shown.iterrows()):
                 st.image(img, width=112)
             except Exception as e:  # a file moved since the import: say so, keep the grid
                 st.caption(f"cannot show: {e}")
-        link = "/Explain?" + urllib.parse.urlencode({"model": model_x, "eval": chosen, "image": image_id_of(r["path"])})
-        st.markdown(f"**{r['true']} → {r['predicted']}** {r['confidence']:.0%}  \n"
-                    f"<small>{r['top3']}</small>  \n[Explain]({link})", unsafe_allow_html=True)
+        st.markdown(f"**{r['true']} → {r['predicted']}** {r['confidence']:.0%}  \n<small>{r['top3']}</small>",
+                    unsafe_allow_html=True)
+        st.page_link("pages/7_Explain.py", label="Explain",
+                     query_params={"model": model_x, "eval": chosen, "image": image_id_of(r["path"])})

@@ -10,7 +10,7 @@ import streamlit as st
 from fer.draw import annotate, png_bytes
 from fer.images import ImageError, load_rgb
 from fer.jobs.kinds import launch_video
-from fer.predict import results_table
+from fer.predict import image_record, results_table
 from fer.ui import charts
 from fer.ui.model_picker import picker
 from fer.ui.run_panel import follow_jobs
@@ -46,14 +46,14 @@ with photos_tab:
             st.error(f"{up.name}: {e}")
             continue
         whole = st.session_state.get(f"whole-{up.name}", False)
-        results = predictor.predict(rgb, whole_image=whole)
+        faces = predictor.predict(rgb, whole_image=whole)
         if progress:
             progress.progress((i + 1) / len(uploads), text=f"{i + 1} of {len(uploads)} photos")
-        annotated[up.name] = annotate(rgb, results)
-        found.append((up.name, results))
+        annotated[up.name] = annotate(rgb, faces)
+        found.append((up.name, faces))
         with st.container(border=True):
-            st.markdown(f"**{up.name}** · {len(results)} face(s)" + (" (whole image)" if whole else ""))
-            if not results:
+            st.markdown(f"**{up.name}** · {len(faces)} face(s)" + (" (whole image)" if whole else ""))
+            if not faces:
                 st.warning("No face found in this photo.")
                 if st.button("Classify the whole image as one face", key=f"btn-whole-{up.name}"):
                     st.session_state[f"whole-{up.name}"] = True
@@ -61,18 +61,17 @@ with photos_tab:
             cols = st.columns([3, 2])
             cols[0].image(annotated[up.name], width="stretch")
             with cols[1]:
-                for k, r in enumerate(results[:6]):
+                for k, r in enumerate(faces[:6]):
                     c = st.columns([1, 3])
                     c[0].image(r.crop, caption=f"face {k + 1}", width=72)
                     c[1].plotly_chart(charts.probability_bars(r.probs, height=210), key=f"bars-{up.name}-{k}")
-    table = results_table(found)
+    table = results_table(found, predictor.identity())
     if not table.empty:
         st.subheader("Results")
         st.dataframe(table, hide_index=True, width="stretch")
         d = st.columns(3)
         d[0].download_button("CSV", table.to_csv(index=False), "emotions.csv", "text/csv")
-        d[1].download_button("JSON", json.dumps([{"image": n, "faces": table[table.image == n].drop(columns="image")
-                                                  .to_dict("records")} for n in table.image.unique()], indent=1),
+        d[1].download_button("JSON", json.dumps([image_record(n, r, predictor.identity()) for n, r in found], indent=1),
                              "emotions.json", "application/json")
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w") as zf:

@@ -156,6 +156,17 @@ def zip_folder(folder: Path, dest: Path, prefix: str = "") -> Path:
     return dest
 
 
+def app_page(page: str, params: dict | None = None, timeout: float = 120):
+    """AppTest of ``pages/<page>.py`` opened as the app opens it (Home as the entry point, so that
+    links between pages resolve), with these query parameters; not yet run."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "Home.py"), default_timeout=timeout)
+    at.switch_page(f"pages/{page}.py")
+    at.query_params.update(params or {})
+    return at
+
+
 def untrained_model(folder: Path, channels: int = 1, size: int = 48, face: dict | None = None) -> Path:
     """A model folder holding an untrained fer_cnn: the pipeline end to end, not the accuracy."""
     from fer import models

@@ -2,13 +2,12 @@
 import numpy as np
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from fer import evaluation, explain, models
 from fer.evaluation import metrics
 from fer.labels import CLASSES
 
-from builders import REPO
+from builders import app_page
 
 
 def _pred(n=400, seed=0, sharp=3.0):
@@ -155,13 +154,13 @@ def test_unknown_layer_is_refused():
 
 # -- pages -----------------------------------------------------------------------------------
 
-PAGES = {name: str(REPO / "pages" / f"{name}.py") for name in ("5_Evaluate", "6_Errors", "7_Explain")}
+PAGES = ("5_Evaluate", "6_Errors", "7_Explain")
 
 
 def test_pages_on_a_store_without_runs(store, monkeypatch):
     monkeypatch.setattr("fer.store.layout.SHIPPED", store / "nothing-shipped")
-    for page in PAGES.values():
-        at = AppTest.from_file(page, default_timeout=60).run()
+    for page in PAGES:
+        at = app_page(page, timeout=60).run()
         assert not at.exception and at.info and "No " in at.info[0].value
 
 
@@ -181,7 +180,7 @@ def seeded_run(store, tmp_path):
 
 def test_evaluate_errors_explain_on_a_seeded_run(seeded_run):
     run = seeded_run.name
-    at = AppTest.from_file(PAGES["5_Evaluate"], default_timeout=120)
+    at = app_page("5_Evaluate")
     at.query_params["run"] = run
     at.run()
     assert not at.exception
@@ -191,7 +190,7 @@ def test_evaluate_errors_explain_on_a_seeded_run(seeded_run):
     assert len(at.get("plotly_chart")) >= 3
     spec = at.get("plotly_chart")[0].proto.spec
     assert "heatmap" in spec.lower()
-    at = AppTest.from_file(PAGES["6_Errors"], default_timeout=120)
+    at = app_page("6_Errors")
     at.query_params.update({"run": run, "eval": "tiny / test"})
     at.run()
     assert not at.exception and "misclassified" in at.markdown[0].value
@@ -202,7 +201,7 @@ def test_evaluate_errors_explain_on_a_seeded_run(seeded_run):
     from fer.store import image_id_of
 
     row = pred.iloc[5]
-    at = AppTest.from_file(PAGES["7_Explain"], default_timeout=120)
+    at = app_page("7_Explain")
     at.query_params.update({"model": run, "eval": "tiny/test", "image": image_id_of(row["path"])})
     at.run()
     assert not at.exception
@@ -211,7 +210,7 @@ def test_evaluate_errors_explain_on_a_seeded_run(seeded_run):
     assert not at.number_input  # the linked image, not the browser of numbers
     assert [d.label for d in at.get("download_button")] == ["Download (PNG)"]
     for bad in ("../../etc/passwd", "0" * 16, row["path"]):
-        at = AppTest.from_file(PAGES["7_Explain"], default_timeout=120)
+        at = app_page("7_Explain")
         at.query_params.update({"model": run, "eval": "tiny/test", "image": bad})
         at.run()
         assert not at.exception and any(w.value.startswith("?image=") for w in at.warning), bad
@@ -222,7 +221,7 @@ def test_pages_refuse_ids_that_are_not_the_stores(seeded_run, tmp_path):
     outside.mkdir()
     for page in ("5_Evaluate", "6_Errors", "7_Explain"):
         for bad in ("../runs", str(outside), "/etc", "nope@1"):
-            at = AppTest.from_file(PAGES[page], default_timeout=120)
+            at = app_page(page)
             at.query_params.update({"model": bad, "eval": "../../x"})
             at.run()
             assert not at.exception, (page, bad)

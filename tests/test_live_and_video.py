@@ -407,7 +407,9 @@ def test_the_cli_csv_is_the_predict_pages_table(default_model, store, tmp_path):
     page = at.dataframe[0].value
     assert list(cli.columns) == list(page.columns) and len(cli) == len(page) == 1
     assert cli["label"].tolist() == page["label"].tolist()
-    numbers = [c for c in page.columns if c not in ("image", "label")]
+    named = ["model", "model_version", "model_sha256"]  # each row names the model that made it
+    assert cli[named].values.tolist() == page[named].values.tolist() == [["default", "1", default_model.sha256]]
+    numbers = [c for c in page.columns if c not in ("image", "label", *named)]
     assert np.allclose(cli[numbers].to_numpy(float), page[numbers].to_numpy(float), atol=1e-5)
     video = _video(tmp_path / "clip.mp4", frames=4)
     p = subprocess.run([sys.executable, "-m", "fer", "predict", str(video), "--csv"], cwd=REPO, env=env,

@@ -9,11 +9,9 @@ of ``READS``, ``VALID`` or ``HOSTILE``.
 import shutil
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from builders import REPO
+from builders import app_page
 
-PAGES = REPO / "pages"
 EVAL = "tiny/test"
 
 # parameter → (page, the other parameters the page needs before it reads this one)
@@ -26,11 +24,12 @@ READS = {
     "pred": [("6_Errors", {"run": "RUN", "eval": EVAL}), ("7_Explain", {"run": "RUN", "eval": EVAL})],
     "image": [("7_Explain", {"model": "RUN", "eval": EVAL})],
     "model": [("5_Evaluate", {}), ("6_Errors", {}), ("7_Explain", {}), ("8_Predict", {})],
+    "view": [("4_Runs", {})],
 }
 
 # a value each parameter accepts in the seeded store (RUN and IMAGE filled in by the fixture)
 VALID = {"dataset": "tiny", "check": "too dark", "run": "RUN", "eval": EVAL, "true": "happy", "pred": "sad",
-         "image": "IMAGE", "model": "RUN"}
+         "image": "IMAGE", "model": "RUN", "view": "Models"}
 
 # values that must name nothing; STORE is replaced by the seeded store's absolute path
 HOSTILE = {
@@ -77,9 +76,7 @@ def _fill(value: str, seeded) -> str:
 
 
 def _open(page, params, seeded):
-    at = AppTest.from_file(str(PAGES / f"{page}.py"), default_timeout=120)
-    at.query_params.update({k: _fill(v, seeded) for k, v in params.items()})
-    return at.run()
+    return app_page(page, {k: _fill(v, seeded) for k, v in params.items()}).run()
 
 
 def _warnings_about(at, param):

@@ -74,9 +74,19 @@ class ConfigError(ValueError):
     """A config that cannot train: the message names the key and what is wrong."""
 
 
+# A preset's one line about itself (what it trains, how long it takes); not a setting, so it is
+# never part of a run's config.
+DESCRIPTION = "description"
+
+
 def presets() -> dict[str, dict]:
-    """The presets shipped with the package, by name."""
+    """The presets shipped with the package, by name (each with its ``description``)."""
     return {p.stem: yaml.safe_load(p.read_text("utf-8")) or {} for p in sorted(PRESETS.glob("*.yaml"))}
+
+
+def description(preset: dict) -> str:
+    """A preset's one-line description ('' when it has none)."""
+    return str(preset.get(DESCRIPTION) or "").strip()
 
 
 def config_file(preset_or_file: str | Path) -> Path:
@@ -127,7 +137,8 @@ def flatten(cfg: dict, prefix: str = "") -> dict:
 def resolve(base: dict | None = None, sets: list[str] | None = None) -> dict:
     """Defaults, then ``base`` (a preset), then ``key=value`` overrides; unknown keys refused."""
     cfg = defaults()
-    for key, value in flatten(base or {}).items():
+    base = {k: v for k, v in (base or {}).items() if k != DESCRIPTION}
+    for key, value in flatten(base).items():
         if key not in SCHEMA:
             raise ConfigError(f"unknown config key {key!r}; see the README for the keys")
         set_key(cfg, key, value)
@@ -158,45 +169,85 @@ def load(path: str | Path, sets: list[str] | None = None) -> dict:
     return resolve(base, sets)
 
 
-def validate(cfg: dict) -> dict:
-    """Check every value before anything trains; ``ConfigError`` names the first problem."""
+def _number(x) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def problems(cfg: dict) -> dict[str, str]:
+    """Every refused option of ``cfg``: key → why (the message starts with the key), in the order
+    ``validate`` checks them; empty when the config can train. The Train page shows each next to
+    its field."""
     flat = flatten(cfg)
+    out: dict[str, str] = {}
+
+    def refuse(key: str, why: str) -> None:
+        out.setdefault(key, why)
+
     for key, choices in CHOICES.items():
         if flat[key] not in choices:
-            raise ConfigError(f"{key}={flat[key]!r}: use one of {', '.join(map(str, choices))}")
-    positive_int = ("epochs", "batch_size", "model.input_size", "model.partial_stages")
-    for key in positive_int:
+            refuse(key, f"{key}={flat[key]!r}: use one of {', '.join(map(str, choices))}")
+    for key in ("epochs", "batch_size", "model.input_size", "model.partial_stages"):
         if not isinstance(flat[key], int) or isinstance(flat[key], bool) or flat[key] < 1:
-            raise ConfigError(f"{key}={flat[key]!r}: use a whole number of at least 1")
+            refuse(key, f"{key}={flat[key]!r}: use a whole number of at least 1")
     for key in ("optimizer.lr", "schedule.min_lr", "ema.decay"):
-        if not isinstance(flat[key], (int, float)) or flat[key] <= 0:
-            raise ConfigError(f"{key}={flat[key]!r}: use a positive number")
-    if flat["optimizer.head_lr"] is not None and (not isinstance(flat["optimizer.head_lr"], (int, float))
+        if not _number(flat[key]) or flat[key] <= 0:
+            refuse(key, f"{key}={flat[key]!r}: use a positive number")
+    if flat["optimizer.head_lr"] is not None and (not _number(flat["optimizer.head_lr"])
                                                   or flat["optimizer.head_lr"] <= 0):
-        raise ConfigError(f"optimizer.head_lr={flat['optimizer.head_lr']!r}: use a positive number")
+        refuse("optimizer.head_lr", f"optimizer.head_lr={flat['optimizer.head_lr']!r}: use a positive number")
     for key in ("model.dropout", "loss.label_smoothing", "augment.brightness", "augment.contrast"):
-        if not isinstance(flat[key], (int, float)) or not 0 <= flat[key] < 1:
-            raise ConfigError(f"{key}={flat[key]!r}: use a number from 0 up to (not including) 1")
-    if not isinstance(flat["mixup.prob"], (int, float)) or not 0 <= flat["mixup.prob"] <= 1:
-        raise ConfigError(f"mixup.prob={flat['mixup.prob']!r}: use a fraction from 0 to 1")
+        if not _number(flat[key]) or not 0 <= flat[key] < 1:
+            refuse(key, f"{key}={flat[key]!r}: use a number from 0 up to (not including) 1")
+    if not _number(flat["mixup.prob"]) or not 0 <= flat["mixup.prob"] <= 1:
+        refuse("mixup.prob", f"mixup.prob={flat['mixup.prob']!r}: use a fraction from 0 to 1")
     for key in ("model.warmup_head_epochs", "schedule.warmup_epochs", "early_stopping.patience",
                 "augment.randaugment_n", "augment.randaugment_m"):
         if not isinstance(flat[key], int) or flat[key] < 0:
-            raise ConfigError(f"{key}={flat[key]!r}: use a whole number of at least 0")
-    if not 0 <= flat["augment.randaugment_m"] <= 30:
-        raise ConfigError("augment.randaugment_m: use 0 to 30")
+            refuse(key, f"{key}={flat[key]!r}: use a whole number of at least 0")
+    if isinstance(flat["augment.randaugment_m"], int) and not 0 <= flat["augment.randaugment_m"] <= 30:
+        refuse("augment.randaugment_m", "augment.randaugment_m: use 0 to 30")
     lo_hi = flat["augment.crop_scale"]
-    if not (isinstance(lo_hi, list) and len(lo_hi) == 2 and 0 < lo_hi[0] <= lo_hi[1] <= 1):
-        raise ConfigError(f"augment.crop_scale={lo_hi!r}: use [low, high] with 0 < low <= high <= 1")
-    if not isinstance(flat["optimizer.weight_decay"], (int, float)) or flat["optimizer.weight_decay"] < 0:
-        raise ConfigError("optimizer.weight_decay: use 0 or a positive number")
-    if flat["mixup.alpha"] < 0:
-        raise ConfigError("mixup.alpha: use 0 (off) or a positive number")
+    if not (isinstance(lo_hi, list) and len(lo_hi) == 2 and all(map(_number, lo_hi)) and 0 < lo_hi[0] <= lo_hi[1] <= 1):
+        refuse("augment.crop_scale", f"augment.crop_scale={lo_hi!r}: use [low, high] with 0 < low <= high <= 1")
+    if not _number(flat["optimizer.weight_decay"]) or flat["optimizer.weight_decay"] < 0:
+        refuse("optimizer.weight_decay", "optimizer.weight_decay: use 0 or a positive number")
+    if not _number(flat["mixup.alpha"]) or flat["mixup.alpha"] < 0:
+        refuse("mixup.alpha", "mixup.alpha: use 0 (off) or a positive number")
     if not flat["dataset"]:
-        raise ConfigError("dataset: name a dataset of the store (--set dataset=NAME)")
-    if not isinstance(flat["eval_splits"], list) or not set(flat["eval_splits"]) <= {"train", "val", "test"}:
-        raise ConfigError("eval_splits: a list of train, val, test")
+        refuse("dataset", "dataset: name a dataset of the store (--set dataset=NAME)")
+    if not isinstance(flat["eval_splits"], list) or not set(flat["eval_splits"]) <= set(SPLITS):
+        refuse("eval_splits", "eval_splits: a list of train, val, test")
+    return out
+
+
+def validate(cfg: dict) -> dict:
+    """Check every value before anything trains; ``ConfigError`` names the first problem."""
+    found = problems(cfg)
+    if found:
+        raise ConfigError(next(iter(found.values())))
     return cfg
+
+
+SPLITS = ("train", "val", "test")  # what eval_splits may name
+
+
+# Labels that say more than the key's last part; the rest come from ``label``'s rule.
+LABELS = {"name": "run name", "amp": "mixed precision (AMP)", "optimizer.lr": "learning rate",
+          "optimizer.head_lr": "head learning rate", "schedule.min_lr": "final learning rate",
+          "augment.hflip": "horizontal flip", "sampler.balanced": "balanced sampler",
+          "mixup.alpha": "mixup alpha", "mixup.prob": "mixup share of batches", "ema.enabled": "EMA of the weights",
+          "ema.decay": "EMA decay", "ema.warmup": "EMA warm-up", "early_stopping.patience": "early-stopping patience",
+          "checkpoint.monitor": "best epoch by"}
+
+
+def label(key: str) -> str:
+    """A field's label on the Train page (unique over the schema): ``LABELS``, else the key's last
+    part, with its section when another key ends the same way (``optimizer name``)."""
+    if key in LABELS:
+        return LABELS[key]
+    last = key.split(".")[-1]
+    clash = [k for k in SCHEMA if k.split(".")[-1] == last]
+    return (key.replace(".", " ") if len(clash) > 1 else last).replace("_", " ")
 
 
 def dump(cfg: dict) -> str:

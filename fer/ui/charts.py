@@ -57,23 +57,43 @@ def emotion_timeline(df: pd.DataFrame, what: str = "probability (largest face)",
     return fig
 
 
+# Streamlit's selection events do not fire on heatmap traces: a nearly transparent square marker
+# on every cell takes the click instead (``cell_of`` reads the chosen cell back).
+CELL_MARKER = dict(symbol="square", size=44, color="rgba(0, 0, 0, 0.01)", line=dict(width=0))
+
+
 def confusion_matrix(cm: pd.DataFrame, normalised: bool) -> go.Figure:
-    """Rows true, columns predicted; colour by count or by row share, the counts written in."""
+    """Rows true, columns predicted; colour by count or by row share, the counts written in; each
+    cell clickable (a marker over it, for ``st.plotly_chart(on_select=...)``)."""
     shown = cm.div(cm.sum(axis=1).replace(0, 1), axis=0) if normalised else cm
     fig = go.Figure(go.Heatmap(z=shown.values, x=list(cm.columns), y=list(cm.index), colorscale="Blues",
-                               text=cm.values, texttemplate="%{text}", hovertemplate="true %{y}, predicted %{x}: %{z}"))
+                               text=cm.values, texttemplate="%{text}", hoverinfo="skip"))
+    cells = [(t, p) for t in cm.index for p in cm.columns]
+    fig.add_trace(go.Scatter(
+        x=[p for _, p in cells], y=[t for t, _ in cells], mode="markers", marker=CELL_MARKER, showlegend=False,
+        customdata=[[int(cm.loc[t, p]), float(shown.loc[t, p])] for t, p in cells],
+        hovertemplate="true %{y}, predicted %{x}: %{customdata[0]} image(s)"
+                      + (" (%{customdata[1]:.1%} of the row)" if normalised else "") + "<br>click: show them<extra></extra>"))
     fig.update_layout(height=420, xaxis_title="predicted", yaxis_title="true", yaxis_autorange="reversed",
-                      margin=TIGHT)
+                      margin=TIGHT, clickmode="event+select", dragmode=False)
     return fig
 
 
+def cell_of(selection) -> tuple[str, str] | None:
+    """(true, predicted) of the confusion-matrix cell a selection event names, or None."""
+    points = (selection or {}).get("points") or []
+    return (str(points[0]["y"]), str(points[0]["x"])) if points else None
+
+
 def pr_curves(curves: dict[str, dict]) -> go.Figure:
-    """Precision–recall curves of one class, one per model (``{name: {precision, recall, ap}}``)."""
+    """Precision–recall curves of one class, one per model (``{name: {precision, recall, ap}}``),
+    drawn as the step functions they are (scikit-learn's points joined step-post), AP in the legend."""
     fig = go.Figure()
     for name, curve in curves.items():
-        fig.add_trace(go.Scatter(x=curve["recall"], y=curve["precision"], mode="lines",
-                                 name=f"{name} (AP {curve['ap']:.3f})"))
-    fig.update_layout(height=360, xaxis_title="recall", yaxis_title="precision", margin=TIGHT)
+        fig.add_trace(go.Scatter(x=curve["recall"], y=curve["precision"], mode="lines", line_shape="hv",
+                                 name=f"{name} (AP {curve['ap']:.3f})", showlegend=True))
+    fig.update_layout(height=360, xaxis_title="recall", yaxis_title="precision", margin=TIGHT,
+                      xaxis_range=[0, 1.02], yaxis_range=[0, 1.02], legend=dict(orientation="h", y=-0.2))
     return fig
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from fer import catalog
 from fer.store import DEFAULT, Model, ModelNotFound, ModelVersion, Run, resolve_model
 from fer.ui import params
 
 
 def choices() -> dict[str, ModelVersion]:
     """label → model version: the current version of every named model (``default`` first when
-    there is one), then every finished run."""
+    there is one), the shipped model whatever ``default`` is now, then every finished run."""
     out = {}
     for m in Model.list():
         try:
@@ -20,6 +21,9 @@ def choices() -> dict[str, ModelVersion]:
         label = f"default ({'shipped' if v.kind == 'shipped' else f'version {v.version}'})" if m.name == DEFAULT \
             else f"model {m.name} (version {v.version})"
         out[label] = v
+    shipped = catalog.shipped()
+    if shipped is not None and shipped.ref not in {v.ref for v in out.values()}:
+        out["shipped (the model inside FER Studio)"] = shipped
     for run in Run.list():
         if run.has_weights and run.state == "finished":
             out[f"run {run.name} ({run.id})"] = run.model()

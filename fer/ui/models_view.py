@@ -1,0 +1,93 @@
+"""The Models view: every named model with its versions (source run, date, figures), the current
+one marked, and one action to make any version current again, ``default``'s shipped one included.
+
+Everything it changes goes through ``fer.store`` (``Model.restore``) and everything it shows comes
+from ``fer.catalog.rows()``, the rows ``python -m fer model list`` prints. One version's actions
+live in ``version_actions`` (a place for more buttons, e.g. an export).
+"""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from fer import catalog
+from fer.store import DEFAULT, SHIPPED_VERSION, Model, StoreError
+
+COLUMNS = [1.3, 2.5, 1.6, 0.9, 0.9, 1.3, 2.1]
+
+
+def _pct(x) -> str:
+    return f"{x:.1%}" if x is not None else "—"
+
+
+def when(iso: str | None) -> str:
+    """An ISO time as a short local-free string (``2026-11-30 02:41 UTC``)."""
+    t = pd.to_datetime(iso, utc=True, errors="coerce") if iso else None
+    return "—" if t is None or pd.isna(t) else t.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _restore(name: str, version: str | None) -> None:
+    """Button callback: make ``version`` of ``name`` current (None: the previous one)."""
+    try:
+        v = Model.open(name).restore(version)
+    except StoreError as e:
+        st.session_state["models-message"] = ("error", str(e))
+        return
+    st.session_state["models-message"] = ("success", f"{v.ref} is now the current {name}.")
+
+
+def version_actions(row: dict) -> None:
+    """The buttons of one version: make it current (unless it is), open its figures."""
+    if not row["current"]:
+        label = "Restore the shipped default" if row["version"] == SHIPPED_VERSION else "Make current"
+        st.button(label, key=f"restore-{row['ref']}", on_click=_restore, args=(row["name"], row["version"]),
+                  help=f"{row['ref']} becomes the current {row['name']}; the version in use now stays listed")
+    st.page_link("pages/5_Evaluate.py", label="Evaluate", query_params={"model": row["ref"]})
+
+
+def _version_row(row: dict) -> None:
+    c = st.columns(COLUMNS, vertical_alignment="center")
+    c[0].markdown(f"**{row['version']}**" + (" :green-badge[current]" if row["current"] else ""))
+    c[1].markdown("shipped with FER Studio" if row["kind"] == "shipped" else
+                  f"run `{row['source_run'] or '—'}`")
+    c[2].markdown(when(row["created"]))
+    c[3].markdown(_pct(row["test_accuracy"]))
+    c[4].markdown(_pct(row["leak_free_accuracy"]))
+    c[5].markdown(f"`{row['sha256'][:10]}`", help=row["sha256"])
+    with c[6]:
+        version_actions(row)
+
+
+def model_card(name: str, versions: list[dict]) -> None:
+    """One named model: its versions, newest first, and its one-click restores."""
+    current = next((r for r in versions if r["current"]), None)
+    with st.container(border=True):
+        now = "the shipped model" if current and current["kind"] == "shipped" else \
+            f"version {current['version']}" if current else "none"
+        st.markdown(f"### {name} · current: {now}")
+        if name == DEFAULT:
+            st.caption("What Predict, Explain and Live start with.")
+        head = st.columns(COLUMNS)
+        for col, title in zip(head, ("version", "source", "created", "test acc.", "leak-free acc.", "weights sha256", "")):
+            col.caption(title)
+        for row in reversed(versions):
+            _version_row(row)
+        previous = Model.open(name).previous_id()
+        if previous is not None:
+            st.button(f"Restore the previous version ({previous})", key=f"restore-previous-{name}",
+                      on_click=_restore, args=(name, None))
+
+
+def models_view() -> None:
+    """Every named model (``default`` first), each with its versions and restores."""
+    message = st.session_state.pop("models-message", None)
+    if message:
+        (st.success if message[0] == "success" else st.error)(message[1])
+    rows = catalog.rows()
+    if not rows:
+        st.info("No model yet: promote a finished run on the Runs tab.")
+        return
+    st.caption("Every promotion adds a version; nothing is replaced or deleted. Leak-free accuracy: on the test "
+               "images without a byte-identical or near copy in the training split.")
+    for name in dict.fromkeys(r["name"] for r in rows):
+        model_card(name, [r for r in rows if r["name"] == name])
