@@ -11,12 +11,13 @@ from fer.draw import annotate, png_bytes
 from fer.images import ImageError, load_rgb
 from fer.predict import results_table
 from fer.ui import charts
+from fer.ui.model_io import runtime_choice
 from fer.ui.model_picker import picker
 from fer.video import VideoError, analyse, probe
 
 st.set_page_config(page_title="Predict · FER Studio", layout="wide")
 st.title("Predict")
-predictor = picker("predict")
+predictor = picker("predict", runtime=runtime_choice("predict"))
 if predictor is None:
     st.stop()
 st.caption(f"{predictor.label}: faces found with {predictor.detector}, cut as the model was trained "

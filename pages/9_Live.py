@@ -9,6 +9,7 @@ from fer import settings
 from fer.draw import png_bytes
 from fer.live import FrameProcessor, make_callback
 from fer.ui import charts
+from fer.ui.model_io import runtime_choice
 from fer.ui.model_picker import picker
 
 st.set_page_config(page_title="Live · FER Studio", layout="wide")
@@ -16,7 +17,7 @@ st.title("Live")
 st.caption("Privacy: camera frames are processed in memory on this server and never written; only a snapshot you "
            "download leaves it. Off localhost, browsers only open the camera over HTTPS.")
 
-predictor = picker("live")
+predictor = picker("live", runtime=runtime_choice("live"))
 if predictor is None:
     st.stop()
 every = st.sidebar.slider("Detect every k frames", 1, 15, 4, help="faces are followed by optical flow in between")
@@ -24,7 +25,7 @@ smoothing = st.sidebar.slider("Smoothing", 0.0, 0.95, 0.6, 0.05, help="weight of
 mirror = st.sidebar.toggle("Mirror", value=True)
 
 # One processor, queue and snapshot holder per browser session; the callback runs in a worker thread.
-key = f"live-{predictor.folder}-{predictor.detector}"
+key = f"live-{predictor.folder}-{predictor.detector}-{predictor.runtime}"
 if st.session_state.get("live_key") != key:
     st.session_state.live_key = key
     st.session_state.live_processor = FrameProcessor(predictor)
