@@ -97,8 +97,8 @@ def runtimes(predictor, n: int) -> dict:
     out = {}
     for threads in (1, None):
         torch.set_num_threads(threads or default_threads)
-        ort = Predictor(onnx.OnnxModel(path, threads=threads), predictor.meta, predictor.folder, version=version,
-                        runtime="onnx")
+        ort = Predictor(onnx.OnnxClassifier(onnx.OnnxModel(path, threads=threads)), predictor.meta, predictor.folder,
+                        version=version, runtime="onnx")
         label = "1_thread" if threads else "default_threads"
         out[f"torch_{label}"], out[f"onnxruntime_{label}"] = per_face(predictor, crop, n), per_face(ort, crop, n)
     torch.set_num_threads(default_threads)

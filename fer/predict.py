@@ -49,7 +49,7 @@ class Predictor:
     def __init__(self, model, meta: dict, folder: Path, device: str = "cpu", detector: str | None = None,
                  version: ModelVersion | None = None, runtime: str = "torch"):
         self.model, self.meta, self.folder, self.device = model, meta, Path(folder), torch.device(device)
-        self.runtime = runtime  # "onnx": ``model`` is a fer.models.onnx.OnnxModel giving probabilities
+        self.runtime = runtime  # "onnx": ``model`` is a fer.models.onnx.OnnxClassifier (onnxruntime)
         self.model_version = version or ModelVersion("folder", str(Path(folder).resolve()), None, Path(folder))
         self.face = dict(meta.get("face") or {})
         trained = self.face.get("detector") or "mtcnn"
@@ -107,10 +107,7 @@ class Predictor:
         for i in range(0, len(crops), batch_size):
             x = models.to_input(torch.from_numpy(np.stack(crops[i:i + batch_size])).to(self.device), self.mean,
                                 self.std, channels_last=False)
-            if self.runtime == "onnx":
-                out.append(self.model(x.numpy()))
-            else:
-                out.append(torch.softmax(self.model(x).float(), dim=1).cpu().numpy())
+            out.append(torch.softmax(self.model(x).float(), dim=1).cpu().numpy())
         return np.concatenate(out)
 
     def crop(self, rgb: np.ndarray, face: faces.Face) -> np.ndarray:

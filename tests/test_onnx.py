@@ -160,6 +160,10 @@ def test_the_predictor_on_onnxruntime_gives_pytorchs_results(store, tmp_path, mo
     assert max(abs(a[0].probs[c] - b[0].probs[c]) for c in CLASSES) <= 1e-4
     crops = [np.random.default_rng(1).integers(0, 256, (60, 60), dtype=np.uint8) for _ in range(70)]
     assert np.abs(onnx_p.classify(crops) - torch_p.classify(crops)).max() <= 1e-4  # two batches of 64 and 6
+    # in the PyTorch network's place, with flip test-time augmentation as fer.models.predict applies it
+    faces = np.stack([c[:48, :48, None] for c in crops])
+    with_flip = [models.predict(p.model, faces, p.mean, p.std, torch.device("cpu"), flip=True) for p in (onnx_p, torch_p)]
+    assert with_flip[0].shape == (70, 7) and np.abs(with_flip[0] - with_flip[1]).max() <= 1e-4
     # made once: a second load reads the store's export and exports nothing
     monkeypatch.setattr(onnx, "export_model", lambda *a, **k: pytest.fail("exported again"))
     Predictor.load("default", runtime="onnx")

@@ -254,6 +254,23 @@ class OnnxModel:
         return self.session.run([OUTPUT], {INPUT: np.ascontiguousarray(x, dtype=np.float32)})[0]
 
 
-def session(version: ModelVersion, threads: int | None = None) -> OnnxModel:
-    """onnxruntime on this version's export (exported into the store on first use)."""
-    return OnnxModel(cached(version), threads=threads)
+class OnnxClassifier:
+    """An ``OnnxModel`` standing in for the PyTorch network: a torch batch in, log-probabilities
+    out, so that code which applies a softmax to a network's output (``Predictor.classify``, with
+    any test-time augmentation) gets the export's probabilities back unchanged (within 1e-7)."""
+
+    def __init__(self, runner: OnnxModel):
+        self.runner = runner
+        self.metadata = runner.metadata
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.log(torch.from_numpy(self.runner(x.detach().cpu().numpy())))
+
+    def eval(self) -> "OnnxClassifier":
+        return self
+
+
+def session(version: ModelVersion, threads: int | None = None) -> OnnxClassifier:
+    """onnxruntime on this version's export (exported into the store on first use), in the
+    PyTorch network's place."""
+    return OnnxClassifier(OnnxModel(cached(version), threads=threads))
