@@ -73,7 +73,7 @@ def picker(key: str = "model", runtime: str = "torch"):
                                          "finds more faces and levels the eyes")
     try:
         predictor = load_predictor(version, None if detector == "as trained" else detector, runtime)
-    except ValueError as e:  # an ONNX export that failed its check against PyTorch
+    except ValueError as e:  # a model that cannot be loaded, or an ONNX export that failed its check
         st.error(str(e))
         return None
     if predictor.warning:
