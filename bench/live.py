@@ -7,6 +7,10 @@ first still, then moving across the frame. ``FrameProcessor`` (its defaults) is 
 the naive pipeline is ``predictor.predict`` on every full frame with the same detector. Reported:
 frames/s and per-frame latency (median, p95) of both, their ratio, and how often the processor's
 boxes agree with the naive ones (every naive face matched by a processor box with IoU >= 0.5).
+
+Also, in the same run: the per-face latency of ``predictor.classify`` on one face (the astronaut's
+crop) with PyTorch and with onnxruntime (the model's ONNX export), on one CPU thread and on each
+runtime's default threads.
 """
 from __future__ import annotations
 
@@ -68,10 +72,50 @@ def stats(ms: list[float]) -> dict:
             "p95_ms": round(float(np.percentile(ms, 95)), 1)}
 
 
+def per_face(predictor, crop: np.ndarray, n: int) -> dict:
+    """Median and p95 latency (ms) of classifying one face, after a warm-up."""
+    for _ in range(10):
+        predictor.classify([crop])
+    ms = []
+    for _ in range(n):
+        t = time.perf_counter()
+        predictor.classify([crop])
+        ms.append((time.perf_counter() - t) * 1000)
+    return {"median_ms": round(float(np.median(ms)), 3), "p95_ms": round(float(np.percentile(ms, 95)), 3)}
+
+
+def runtimes(predictor, n: int) -> dict:
+    """PyTorch against onnxruntime per face, on 1 thread and on each one's default threads."""
+    import skimage.data
+    import torch
+
+    from fer.models import onnx
+
+    crop = predictor.predict(skimage.data.astronaut())[0].crop
+    version, default_threads = predictor.model_version, torch.get_num_threads()
+    path = onnx.cached(version)
+    out = {}
+    for threads in (1, None):
+        torch.set_num_threads(threads or default_threads)
+        ort = Predictor(onnx.OnnxClassifier(onnx.OnnxModel(path, threads=threads)), predictor.meta, predictor.folder,
+                        version=version, runtime="onnx")
+        label = "1_thread" if threads else "default_threads"
+        out[f"torch_{label}"], out[f"onnxruntime_{label}"] = per_face(predictor, crop, n), per_face(ort, crop, n)
+    torch.set_num_threads(default_threads)
+    diff = np.abs(ort.classify([crop]) - predictor.classify([crop])).max()
+    out["speedup_1_thread"] = round(out["torch_1_thread"]["median_ms"] / out["onnxruntime_1_thread"]["median_ms"], 2)
+    out["speedup_default_threads"] = round(out["torch_default_threads"]["median_ms"]
+                                           / out["onnxruntime_default_threads"]["median_ms"], 2)
+    out["default_threads"] = {"torch": default_threads, "onnxruntime": "its default (one per physical core)"}
+    out["max_abs_diff_probabilities"] = float(f"{diff:.3g}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", default="default")
     ap.add_argument("--frames", type=int, default=120)
+    ap.add_argument("--face-runs", type=int, default=300, help="classifications timed per runtime and thread count")
     args = ap.parse_args()
     predictor = Predictor.load(args.model)
     video = frames(args.frames)
@@ -94,6 +138,7 @@ def main() -> None:
         agree += all(any(iou(a, b) >= 0.5 for b in got) for a in truth) and len(got) >= len(truth)
 
     live, naive = stats(live_ms), stats(naive_ms)
+    per_face_latency = runtimes(predictor, args.face_runs)
     import torch
 
     print(json.dumps({
@@ -104,6 +149,7 @@ def main() -> None:
         "frame_processor": live, "naive_predict_every_frame": naive,
         "speedup": round(live["fps"] / naive["fps"], 2), "target_speedup": 2.5,
         "box_agreement_iou_0.5": round(agree / len(video), 3), "target_agreement": 0.95,
+        "per_face_latency": per_face_latency,
         "machine": {"cpus": len(os.sched_getaffinity(0)), "torch_threads": torch.get_num_threads(),
                     "python": platform.python_version()},
     }, indent=2))

@@ -1,5 +1,5 @@
-"""``python -m fer``: datasets (import, align, list), training, models (list, promote, restore)
-and predictions from the command line.
+"""``python -m fer``: datasets (import, align, list), training, models (list, promote, restore,
+export, import) and predictions from the command line.
 
 Progress and the closing "wrote ..." line go to stderr; results (summaries, lists) to stdout.
 A command that cannot do its job exits non-zero with a one-line reason. torch is imported only by
@@ -121,7 +121,7 @@ def cmd_predict(args) -> int:
     inputs = _check_inputs(args.inputs)
     if args.csv and any(kind == "video" for _, kind in inputs):
         raise ValueError("--csv writes the photos' table; for a video's frames use --json")
-    predictor = Predictor.load(args.model, detector=args.detector)
+    predictor = Predictor.load(args.model, detector=args.detector, runtime=args.runtime)
     if predictor.warning:
         print(f"warning: {predictor.warning}", file=sys.stderr)
     model = predictor.identity()  # every line and row names the model that made it
@@ -227,6 +227,53 @@ def cmd_model_restore(args) -> int:
     return 0
 
 
+EXPORT_FORMATS = {".onnx": "onnx", ".zip": "zip"}
+
+
+def cmd_model_export(args) -> int:
+    """A model as an ONNX file (checked against PyTorch) or a model zip, written atomically."""
+    out = Path(args.out)
+    fmt = args.format or EXPORT_FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"--out {out}: name an .onnx or .zip file, or give --format onnx|zip")
+    suffix = {v: k for k, v in EXPORT_FORMATS.items()}[fmt]
+    if out.suffix.lower() != suffix:
+        raise ValueError(f"--out {out}: a {fmt} export is written to a {suffix} file")
+    if not out.parent.is_dir():
+        raise ValueError(f"--out {out}: no folder {out.parent}")
+    version = store.resolve_model(args.name)
+    if fmt == "onnx":
+        from fer.models import onnx  # torch and onnxruntime: only to export
+
+        data, parity = onnx.onnx_bytes(version)
+        print(f"{version.ref}: onnxruntime against PyTorch, max |Δp| {parity['max_abs_diff']:.2g} (random batch "
+              f"{parity['random_batch']:.2g}, astronaut face {parity['astronaut_face']:.2g}; at most "
+              f"{parity['tolerance']:g})")
+    else:
+        from fer.models import model_zip
+
+        data = model_zip.zip_bytes(version)
+    store.write_bytes(out, data)
+    print(f"wrote {out} ({fmt}, {len(data) / 2**20:.1f} MiB): {version.ref}, sha256 {version.sha256()[:12]}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_model_import(args) -> int:
+    """A model zip, checked whole, becomes a new version of NAME (and its current one)."""
+    from fer.models import model_zip  # torch: the weights are loaded to be checked
+
+    if not Path(args.file).is_file():
+        raise ValueError(f"{args.file}: no such file")
+    version, contents = model_zip.import_zip(args.file, args.name)
+    print(f"{version.ref}: imported from {Path(args.file).name} ({contents.meta['architecture']}, sha256 "
+          f"{contents.sha256[:12]}); now the current {version.name}; {version.folder}")
+    if contents.ignored:
+        print(f"note: {', '.join(contents.ignored)} in the zip was not kept; the app makes its own ONNX export "
+              "from the weights on first use", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m fer", description="FER Studio on the command line.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -275,6 +322,18 @@ def build_parser() -> argparse.ArgumentParser:
     mr.add_argument("name", metavar="NAME")
     mr.add_argument("version", metavar="VERSION", nargs="?", help="a version number, or 'shipped' for default")
     mr.set_defaults(func=cmd_model_restore)
+    mx = mo.add_parser("export", help="a model as an ONNX file (checked against PyTorch) or a model zip",
+                       description="ONNX: probabilities for normalised N x C x H x W float32 input, the batch "
+                                   "dimension dynamic, preprocessing and identity in the metadata. Zip: weights, "
+                                   "model description, card, config and the ONNX export when there is one.")
+    mx.add_argument("name", metavar="NAME", help="model name, NAME@VERSION, run id, 'default' or a model folder")
+    mx.add_argument("--format", choices=("onnx", "zip"), help="default: from the --out file's suffix")
+    mx.add_argument("--out", required=True, metavar="FILE", help="the file to write (.onnx or .zip)")
+    mx.set_defaults(func=cmd_model_export)
+    mi = mo.add_parser("import", help="a model zip, checked whole, becomes a new version of NAME")
+    mi.add_argument("file", metavar="FILE.zip")
+    mi.add_argument("--name", required=True, help="the model name to add a version to")
+    mi.set_defaults(func=cmd_model_import)
 
     pr = sub.add_parser("predict", help="emotions of the faces in photos and videos")
     pr.add_argument("inputs", nargs="+", metavar="IMAGE_OR_VIDEO")
@@ -286,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="override the detector the model was trained with (a warning is printed)")
     pr.add_argument("--every", type=int, default=5, help="videos: analyse every k-th frame (default 5)")
     pr.add_argument("--whole-image", action="store_true", help="an image without a detected face is one face")
+    pr.add_argument("--runtime", choices=("torch", "onnx"), default="torch",
+                    help="run the model with PyTorch (default) or its ONNX export with onnxruntime on the CPU "
+                         "(exported into the store on first use)")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(func=cmd_predict)
     return p

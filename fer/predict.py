@@ -5,6 +5,9 @@
 ``name``, ``version`` and ``sha256`` of its weights. Faces are found and cut with the ``face`` block of the model's
 model.json (detector, eye alignment, margin, size, grayscale), so a photo reaches the model as
 its training images did.
+
+``runtime="onnx"`` runs the model's ONNX export with onnxruntime on the CPU (exported into the
+store on first use, ``fer.models.onnx``); the default runs it with PyTorch.
 """
 from __future__ import annotations
 
@@ -20,6 +23,8 @@ from fer import faces, models
 from fer.images import fit_square
 from fer.labels import CLASSES
 from fer.store import ModelVersion, resolve_model
+
+RUNTIMES = ("torch", "onnx")
 
 
 @dataclass
@@ -42,8 +47,9 @@ class FaceResult:
 
 class Predictor:
     def __init__(self, model, meta: dict, folder: Path, device: str = "cpu", detector: str | None = None,
-                 version: ModelVersion | None = None):
+                 version: ModelVersion | None = None, runtime: str = "torch"):
         self.model, self.meta, self.folder, self.device = model, meta, Path(folder), torch.device(device)
+        self.runtime = runtime  # "onnx": ``model`` is a fer.models.onnx.OnnxClassifier (onnxruntime)
         self.model_version = version or ModelVersion("folder", str(Path(folder).resolve()), None, Path(folder))
         self.face = dict(meta.get("face") or {})
         trained = self.face.get("detector") or "mtcnn"
@@ -56,8 +62,14 @@ class Predictor:
 
     @classmethod
     def load(cls, x: str | Path | ModelVersion = "default", device: str = "cpu",
-             detector: str | None = None) -> "Predictor":
+             detector: str | None = None, runtime: str = "torch") -> "Predictor":
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
         version = x if isinstance(x, ModelVersion) else resolve_model(x)
+        if runtime == "onnx":  # onnxruntime on the CPU, whatever the device
+            from fer.models import onnx  # onnxruntime: only when asked for
+
+            return cls(onnx.session(version), version.meta(), version.folder, "cpu", detector, version, runtime)
         model, meta = models.load(version.folder, device=device)
         return cls(model, meta, version.folder, device, detector, version)
 
@@ -83,7 +95,8 @@ class Predictor:
     @property
     def label(self) -> str:
         """What a page or a log line calls this model."""
-        return f"{self.meta['architecture']} ({self.model_version.label})"
+        runtime = " on onnxruntime" if self.runtime == "onnx" else ""
+        return f"{self.meta['architecture']} ({self.model_version.label}){runtime}"
 
     @torch.inference_mode()
     def classify(self, crops, batch_size: int = 64) -> np.ndarray:

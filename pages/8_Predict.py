@@ -12,6 +12,7 @@ from fer.images import ImageError, load_rgb
 from fer.jobs.kinds import launch_video
 from fer.predict import image_record, results_table
 from fer.ui import charts
+from fer.ui.model_io import runtime_choice
 from fer.ui.model_picker import picker
 from fer.ui.run_panel import follow_jobs
 from fer.ui.videos import analyses, results
@@ -19,7 +20,7 @@ from fer.video import VideoLimits, describe
 
 st.set_page_config(page_title="Predict · FER Studio", layout="wide")
 st.title("Predict")
-predictor = picker("predict")
+predictor = picker("predict", runtime=runtime_choice("predict"))
 if predictor is None:
     st.stop()
 st.caption(f"{predictor.label}: faces found with {predictor.detector}, cut as the model was trained "

@@ -6,6 +6,7 @@ from fer import settings
 from fer.draw import png_bytes
 from fer.live import FrameProcessor, LiveStream, release_memory
 from fer.ui import charts
+from fer.ui.model_io import runtime_choice
 from fer.ui.model_picker import picker
 
 # What the browser is asked for: 640×480 holds faces at arm's length and keeps encoding and
@@ -19,7 +20,7 @@ st.title("Live")
 st.caption("Privacy: camera frames are processed in memory on this server and never written; only a snapshot you "
            "download leaves it. Off localhost, browsers only open the camera over HTTPS.")
 
-predictor = picker("live")
+predictor = picker("live", runtime=runtime_choice("live"))
 if predictor is None:
     st.stop()
 every = st.sidebar.slider("Detect every k frames", 1, 15, 4, help="faces are followed by optical flow in between, "
@@ -27,8 +28,8 @@ every = st.sidebar.slider("Detect every k frames", 1, 15, 4, help="faces are fol
 smoothing = st.sidebar.slider("Smoothing", 0.0, 0.95, 0.6, 0.05, help="weight of the past in the moving average")
 mirror = st.sidebar.toggle("Mirror", value=True, help="show the picture as a mirror does; labels stay readable")
 
-# One processor per browser session and model; its settings follow the sidebar while it runs.
-key = f"live-{predictor.folder}-{predictor.detector}"
+# One processor per browser session, model and runtime; its settings follow the sidebar while it runs.
+key = f"live-{predictor.folder}-{predictor.detector}-{predictor.runtime}"
 if st.session_state.get("live_key") != key:
     st.session_state.live_key = key
     st.session_state.live_processor = FrameProcessor(predictor)

@@ -1,6 +1,8 @@
 """The model core every consumer stands on: backbones built by name (timm's registry, with
 ``fer_cnn`` and ``facenet_vggface2`` registered), the model folder (weights + model.json, no
-pickle), input normalisation and the CAM target layer of each architecture.
+pickle), input normalisation and the CAM target layer of each architecture; ``fer.models.onnx``
+(an ONNX export checked against PyTorch, run by onnxruntime) and ``fer.models.model_zip`` (a model
+as one zip, and its checked import) take models out of the app and back.
 
 Names load on first use (PEP 562), so reading a model.json does not import torch; building a
 model imports the registry, which registers our two backbones with timm.

@@ -12,6 +12,7 @@ $FER_ARTIFACTS (default: ./artifacts)
   jobs/<job id>/    job.json, status.json, log.txt (a video analysis: video_input.<ext> while it
                     runs, then video_annotated.mp4, video_timeline.csv, video_previews.npy, video.json)
   evals/<key>/<dataset>/<split>/   evaluations of models outside the store (the shipped one)
+  exports/onnx/<weights sha256>.onnx   a model exported for onnxruntime, made on first use
 ```
 An evaluation folder holds summary.json and predictions.parquet (summary_flip.json and
 predictions_flip.parquet with flip test-time augmentation).
@@ -19,13 +20,14 @@ predictions_flip.parquet with flip test-time augmentation).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 ARTIFACTS = "artifacts"
 SETTINGS = "settings.toml"
 JOBS_LOCK = ".jobs.lock"
 MODELS_LOCK = ".models.lock"
-DATASETS, RUNS, MODELS, JOBS, EVALS = "datasets", "runs", "models", "jobs", "evals"
+DATASETS, RUNS, MODELS, JOBS, EVALS, EXPORTS = "datasets", "runs", "models", "jobs", "evals", "exports"
 
 # datasets/<name>/
 MANIFEST = "manifest.parquet"
@@ -62,6 +64,10 @@ MODEL_FILES = (WEIGHTS, MODEL_META, CONFIG, CARD)  # what a promotion copies (an
 EVAL = "eval"
 SUMMARY = "summary.json"
 PREDICTIONS = "predictions.parquet"
+
+# a model as one file for onnxruntime: the member of a model zip, and the store's cache of exports
+ONNX_MODEL = "model.onnx"
+ONNX_SUFFIX = ".onnx"
 
 # models/<name>/
 CURRENT = "current.json"
@@ -103,6 +109,14 @@ def evals_dir() -> Path:
     return root() / EVALS
 
 
+def onnx_export(weights_sha256: str) -> Path:
+    """The store's ONNX export of the weights with this sha256 (one file per set of weights:
+    every name, version or run holding them shares it; never inside the package)."""
+    if not re.fullmatch(r"[0-9a-f]{64}", weights_sha256):
+        raise ValueError(f"not a sha256: {weights_sha256!r}")
+    return root() / EXPORTS / "onnx" / f"{weights_sha256}{ONNX_SUFFIX}"
+
+
 def training_cache(size: int, channels: int, digest: str = "*") -> str:
     """A dataset's images decoded once for one input size (``*``: a glob of every version)."""
     return f"cache-{size}-{channels}-{digest}.npy"
@@ -116,5 +130,5 @@ def evaluation_files(flip: bool = False) -> tuple[str, str]:
 
 FILE_NAMES = (SETTINGS, JOBS_LOCK, MODELS_LOCK, MANIFEST, DATASET_INFO, NEAR_PAIRS, EXCLUSIONS, FACES, FACES_TABLE,
               JOB, STATUS, JOB_LOG, RUN, CONFIG, METRICS, TRAIN_LOG, CHECKPOINT, WEIGHTS, MODEL_META, CARD, SUMMARY,
-              PREDICTIONS, CURRENT, VERSION_INFO, LEGACY_SOURCE, *evaluation_files(True), VIDEO_INPUT, VIDEO_ANNOTATED,
-              VIDEO_TIMELINE, VIDEO_PREVIEWS, VIDEO_INFO)
+              PREDICTIONS, CURRENT, VERSION_INFO, LEGACY_SOURCE, ONNX_MODEL, *evaluation_files(True), VIDEO_INPUT,
+              VIDEO_ANNOTATED, VIDEO_TIMELINE, VIDEO_PREVIEWS, VIDEO_INFO)

@@ -642,6 +642,24 @@ def promote(run_id: str, name: str) -> ModelVersion:
     check_name(name, "model name")
     if not run.has_weights:
         raise RunError(f"run {run_id} has no weights yet")
+
+    def copy(new: Path) -> None:
+        for f in layout.MODEL_FILES:
+            if (run.folder / f).exists():
+                shutil.copy2(run.folder / f, new / f)
+        if (run.folder / layout.EVAL).is_dir():
+            shutil.copytree(run.folder / layout.EVAL, new / layout.EVAL)
+
+    return add_version(name, copy, {"source_run": run.id}, lambda: _run_figures(run))
+
+
+def add_version(name: str, fill, source: dict, figures=None) -> ModelVersion:
+    """A new version of the model ``name``, made current (the one it replaces stays): ``fill(folder)``
+    writes its files (weights and model.json at least) into a fresh folder that is swapped in
+    whole; ``source`` (where it came from) goes into version.json with its sha256 and figures
+    (``figures()``, else those its model.json carries). A promotion and an imported zip both
+    come this way."""
+    check_name(name, "model name")
     model = Model(name)
     if model.folder.exists():
         _inside(model.folder, f"model {name!r}")
@@ -652,14 +670,13 @@ def promote(run_id: str, name: str) -> ModelVersion:
         target = model.folder / layout.VERSIONS / number
         new = io.new_folder_beside(target)
         try:
-            for f in layout.MODEL_FILES:
-                if (run.folder / f).exists():
-                    shutil.copy2(run.folder / f, new / f)
-            if (run.folder / layout.EVAL).is_dir():
-                shutil.copytree(run.folder / layout.EVAL, new / layout.EVAL)
+            fill(new)
+            if not _has_model_files(new):
+                raise StoreError(f"a version of {name!r} needs {layout.WEIGHTS} and {layout.MODEL_META}")
+            figs = figures() if figures else figures_of(json.loads((new / layout.MODEL_META).read_text("utf-8")))
             io.write_json(new / layout.VERSION_INFO, {
-                "version": number, "source_run": run.id, "created": now(), "sha256": _sha256(new / layout.WEIGHTS),
-                "figures": _run_figures(run)})
+                "version": number, "source_run": None, **source, "created": now(),
+                "sha256": _sha256(new / layout.WEIGHTS), "figures": figs})
             io.replace_folder(new, target)
         except BaseException:
             io.remove_folder(new)

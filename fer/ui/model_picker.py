@@ -52,19 +52,20 @@ def chosen_model(key: str, params_read: tuple[str, ...] = ("model",)) -> ModelVe
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def _predictor(ref: str, stamp: tuple, detector: str | None):
+def _predictor(ref: str, stamp: tuple, detector: str | None, runtime: str = "torch"):
     from fer.predict import Predictor  # torch: loaded on the pages that run a model
 
-    return Predictor.load(resolve_model(ref, allow_paths=False), detector=detector)
+    return Predictor.load(resolve_model(ref, allow_paths=False), detector=detector, runtime=runtime)
 
 
-def load_predictor(version: ModelVersion, detector: str | None = None):
-    """A ``Predictor`` for this exact version, loaded once per version of its files."""
-    return _predictor(version.ref, version.stamp, detector)
+def load_predictor(version: ModelVersion, detector: str | None = None, runtime: str = "torch"):
+    """A ``Predictor`` for this exact version (and runtime), loaded once per version of its files."""
+    return _predictor(version.ref, version.stamp, detector, runtime)
 
 
-def picker(key: str = "model"):
-    """Model and detector widgets in the sidebar; returns a loaded ``Predictor`` or None."""
+def picker(key: str = "model", runtime: str = "torch"):
+    """Model and detector widgets in the sidebar; returns a loaded ``Predictor`` (on ``runtime``:
+    ``"torch"`` or ``"onnx"``, ``fer.ui.model_io.runtime_choice``) or None."""
     version = chosen_model(key)
     if version is None:
         st.info("No model yet: train one on the Train page, or import a dataset and run "
@@ -74,7 +75,11 @@ def picker(key: str = "model"):
     detector = st.sidebar.selectbox("Face detector", ["as trained", "mtcnn", "haar"], key=f"{key}-detector",
                                     help=f"this model's faces were prepared with {trained}; Haar is faster, MTCNN "
                                          "finds more faces and levels the eyes")
-    predictor = load_predictor(version, None if detector == "as trained" else detector)
+    try:
+        predictor = load_predictor(version, None if detector == "as trained" else detector, runtime)
+    except ValueError as e:  # a model that cannot be loaded, or an ONNX export that failed its check
+        st.error(str(e))
+        return None
     if predictor.warning:
         st.sidebar.warning(predictor.warning)
     return predictor

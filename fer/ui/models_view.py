@@ -1,5 +1,7 @@
 """The Models view: every named model with its versions (source run, date, figures), the current
-one marked, and one action to make any version current again, ``default``'s shipped one included.
+one marked, and one action to make any version current again, ``default``'s shipped one included;
+the current version of each name exports as ONNX or a model zip, and a model zip imports as a new
+version (``fer.ui.model_io``).
 
 Everything it changes goes through ``fer.store`` (``Model.restore``) and everything it shows comes
 from ``fer.catalog.rows()``, the rows ``python -m fer model list`` prints. One version's actions
@@ -11,7 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from fer import catalog
-from fer.store import DEFAULT, SHIPPED_VERSION, Model, StoreError
+from fer.store import DEFAULT, SHIPPED_VERSION, Model, StoreError, resolve_model
+from fer.ui.model_io import export_buttons, import_form
 
 COLUMNS = [1.3, 2.5, 1.6, 0.9, 0.9, 1.3, 2.1]
 
@@ -76,6 +79,9 @@ def model_card(name: str, versions: list[dict]) -> None:
         if previous is not None:
             st.button(f"Restore the previous version ({previous})", key=f"restore-previous-{name}",
                       on_click=_restore, args=(name, None))
+        if current is not None:
+            with st.expander(f"Export {current['ref']} (ONNX, model zip)"):
+                export_buttons(resolve_model(current["ref"], allow_paths=False), key=f"export-{name}")
 
 
 def models_view() -> None:
@@ -83,9 +89,11 @@ def models_view() -> None:
     message = st.session_state.pop("models-message", None)
     if message:
         (st.success if message[0] == "success" else st.error)(message[1])
+    with st.expander("Import a model zip"):
+        import_form("models-import")  # before the list below, so that an import is listed at once
     rows = catalog.rows()
     if not rows:
-        st.info("No model yet: promote a finished run on the Runs tab.")
+        st.info("No model yet: promote a finished run on the Runs tab, or import a model zip above.")
         return
     st.caption("Every promotion adds a version; nothing is replaced or deleted. Leak-free accuracy: on the test "
                "images without a byte-identical or near copy in the training split.")
