@@ -9,7 +9,8 @@ $FER_ARTIFACTS (default: ./artifacts)
                     last.pt, model.safetensors, model.json, eval/<dataset>/<split>/
   models/<name>/    current.json, versions/<n>/ (model.safetensors, model.json, version.json,
                     config.yaml, card.md, eval/<dataset>/<split>/)
-  jobs/<job id>/    job.json, status.json, log.txt
+  jobs/<job id>/    job.json, status.json, log.txt, stop.request
+  studies/          studies.db (Optuna's SQLite storage of sweeps, unless study_storage names another)
   evals/<key>/<dataset>/<split>/   evaluations of models outside the store (the shipped one)
 ```
 An evaluation folder holds summary.json and predictions.parquet (summary_flip.json and
@@ -25,6 +26,8 @@ SETTINGS = "settings.toml"
 JOBS_LOCK = ".jobs.lock"
 MODELS_LOCK = ".models.lock"
 DATASETS, RUNS, MODELS, JOBS, EVALS = "datasets", "runs", "models", "jobs", "evals"
+STUDIES = "studies"
+STUDIES_DB = "studies.db"  # Optuna's SQLite storage (with its -journal beside it)
 
 # datasets/<name>/
 MANIFEST = "manifest.parquet"
@@ -40,6 +43,7 @@ USER_FILES = (EXCLUSIONS, SOURCES)  # the user's: carried over when a dataset is
 JOB = "job.json"
 STATUS = "status.json"
 JOB_LOG = "log.txt"
+STOP_REQUEST = "stop.request"  # written to ask a job on another machine (a Ray worker) to stop
 RUN = "run.json"
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
@@ -95,6 +99,10 @@ def evals_dir() -> Path:
     return root() / EVALS
 
 
+def studies_db() -> Path:
+    return root() / STUDIES / STUDIES_DB
+
+
 def training_cache(size: int, channels: int, digest: str = "*") -> str:
     """A dataset's images decoded once for one input size (``*``: a glob of every version)."""
     return f"cache-{size}-{channels}-{digest}.npy"
@@ -107,5 +115,5 @@ def evaluation_files(flip: bool = False) -> tuple[str, str]:
 
 
 FILE_NAMES = (SETTINGS, JOBS_LOCK, MODELS_LOCK, MANIFEST, DATASET_INFO, NEAR_PAIRS, EXCLUSIONS, FACES, FACES_TABLE,
-              JOB, STATUS, JOB_LOG, RUN, CONFIG, METRICS, TRAIN_LOG, CHECKPOINT, WEIGHTS, MODEL_META, CARD, SUMMARY,
+              JOB, STATUS, JOB_LOG, STOP_REQUEST, STUDIES_DB, RUN, CONFIG, METRICS, TRAIN_LOG, CHECKPOINT, WEIGHTS, MODEL_META, CARD, SUMMARY,
               PREDICTIONS, CURRENT, VERSION_INFO, LEGACY_SOURCE, *evaluation_files(True))
