@@ -17,7 +17,8 @@ def store(tmp_path, monkeypatch):
     root = tmp_path / "store"
     monkeypatch.setenv("FER_ARTIFACTS", str(root))
     for var in ("FER_IMPORT_ROOTS", "FER_DEVICE", "FER_MAX_JOBS", "FER_ICE_SERVERS", "FER_MAX_IMAGE_MIB",
-                "FER_MAX_FILE_MIB", "FER_ZIP_MAX_MEMBERS", "FER_ZIP_MAX_RATIO"):
+                "FER_MAX_FILE_MIB", "FER_ZIP_MAX_MEMBERS", "FER_ZIP_MAX_RATIO", "FER_JOBS_BACKEND", "FER_RAY_ADDRESS",
+                "FER_STUDY_STORAGE"):
         monkeypatch.delenv(var, raising=False)
     return root
 
