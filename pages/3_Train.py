@@ -8,6 +8,7 @@ from fer.training import config as C
 from fer.training.launch import launch, presets
 from fer.store import Run
 from fer.ui.run_panel import run_panel
+from fer.ui.sweep_panel import sweep_panel
 
 st.set_page_config(page_title="Train · FER Studio", layout="wide")
 st.title("Train")
@@ -102,3 +103,4 @@ def follow() -> None:
 
 
 follow()
+sweep_panel()

@@ -5,6 +5,7 @@ from fer import runs, store
 from fer.store import Run, RunError
 from fer.ui import params
 from fer.ui.charts import training_curves
+from fer.ui.study_view import study_view
 
 st.set_page_config(page_title="Runs · FER Studio", layout="wide")
 st.title("Runs")
@@ -19,6 +20,7 @@ st.dataframe(table, hide_index=True, width="stretch",
              column_config={"best_val_f1": st.column_config.NumberColumn(format="%.3f"),
                             "test_accuracy": st.column_config.NumberColumn(format="%.3f"),
                             "test_f1": st.column_config.NumberColumn(format="%.3f")})
+study_view()
 names = dict(zip(table["id"], table["name"]))
 # ?run=ID preselects a run (links from other pages); else the most recent
 start = params.wanted("run", list(table["id"]), "run", instead="the latest run")

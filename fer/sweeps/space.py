@@ -169,3 +169,13 @@ def check(texts: list[str], base: dict) -> list[Param]:
             if unknown:
                 raise SearchError(f"--search model.backbone: unknown backbone {unknown[0]!r}")
     return params
+
+
+def presets() -> dict[str, dict]:
+    """The presets a sweep starts from (the Train page's)."""
+    return C.presets()
+
+
+def preset_config(preset_or_file: str, sets: list[str]) -> dict:
+    """A preset or YAML file with ``key=value`` overrides, resolved (``ConfigError`` naming the key)."""
+    return C.load(preset_or_file, sets)
