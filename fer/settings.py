@@ -156,6 +156,13 @@ def save(s: Settings) -> Path:
     return store.write_text(path(), tomli_w.dumps(s.to_toml()))
 
 
+def ray_installed() -> bool:
+    """Whether the optional Ray extra is importable here (``pip install 'fer-studio[ray]'``)."""
+    import importlib.util
+
+    return importlib.util.find_spec("ray") is not None
+
+
 def within_import_roots(candidate: str | Path, s: Settings | None = None) -> bool:
     """True when ``candidate`` (after resolving links) lies inside one of the import roots."""
     s = s or load()
