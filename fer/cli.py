@@ -1,5 +1,5 @@
-"""``python -m fer``: datasets (import, align, list), training, models (list, promote, restore)
-and predictions from the command line.
+"""``python -m fer``: datasets (import, align, list), training (in the foreground or ``--submit``ted
+to the jobs backend), sweeps, models (list, promote, restore) and predictions from the command line.
 
 Progress and the closing "wrote ..." line go to stderr; results (summaries, lists) to stdout.
 A command that cannot do its job exits non-zero with a one-line reason. torch is imported only by

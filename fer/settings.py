@@ -6,13 +6,13 @@
 | device          | FER_DEVICE          | "auto" (a GPU when there is one)  |
 | max_jobs        | FER_MAX_JOBS        | 1                                 |
 | ice_servers     | FER_ICE_SERVERS     | [] (localhost needs none)         |
+| jobs_backend    | FER_JOBS_BACKEND    | "local" (or "ray": Ray Jobs)      |
+| ray_address     | FER_RAY_ADDRESS     | "http://127.0.0.1:8265"           |
+| study_storage   | FER_STUDY_STORAGE   | "" (SQLite in the store)          |
 | max_image_mib   | FER_MAX_IMAGE_MIB   | 64 (an image file, zipped or not) |
 | max_file_mib    | FER_MAX_FILE_MIB    | 512 (a CSV, a label list, ...)    |
 | zip_max_members | FER_ZIP_MAX_MEMBERS | 1,000,000                         |
 | zip_max_ratio   | FER_ZIP_MAX_RATIO   | 100 (unpacked / packed)           |
-| jobs_backend    | FER_JOBS_BACKEND    | "local" (or "ray": Ray Jobs)      |
-| ray_address     | FER_RAY_ADDRESS     | "http://127.0.0.1:8265"           |
-| study_storage   | FER_STUDY_STORAGE   | "" (SQLite in the store)          |
 
 The last four are the decompression-bomb limits (``fer.data.archive``): a file is never read
 past its size limit, and a zip that inflates more than ``zip_max_ratio`` times is not read.

@@ -77,6 +77,17 @@ def test_the_cli_refuses_a_bad_search_with_exit_2_before_any_trial(store, tmp_pa
     assert not layout.studies_db().exists()
 
 
+def test_study_storage_in_the_settings_is_where_studies_go(store, tmp_path, monkeypatch):
+    """Any SQLAlchemy URL (here another SQLite file, as a PostgreSQL URL would be) replaces the store's file."""
+    monkeypatch.setenv("FER_STUDY_STORAGE", f"sqlite:///{tmp_path}/shared.db")
+    studies.create("elsewhere", {"search": ["model.dropout=uniform:0:0.5"], "objective": "val_macro_f1"})
+    assert (tmp_path / "shared.db").exists() and not layout.studies_db().exists()
+    assert studies.names() == ["elsewhere"]
+    monkeypatch.setenv("FER_STUDY_STORAGE", "postgresql://u:secret@127.0.0.1:1/optuna")
+    with pytest.raises(ValueError, match="study_storage postgresql://u:\\*\\*\\*@127.0.0.1:1/optuna: cannot open"):
+        studies.names()
+
+
 def _planted_study(name: str, value: float, epochs: int = 3):
     """A study with two finished trials that reported ``value`` at every epoch."""
     study = studies.create(name, {"search": ["model.dropout=uniform:0:0.5"], "objective": "val_macro_f1",
