@@ -1,5 +1,6 @@
-"""``python -m fer``: datasets (import, align, list), training, models (list, promote, restore,
-export, import) and predictions from the command line.
+"""``python -m fer``: datasets (import, align, list), training (in the foreground or ``--submit``ted
+to the jobs backend), sweeps, models (list, promote, restore, export, import) and predictions from
+the command line.
 
 Progress and the closing "wrote ..." line go to stderr; results (summaries, lists) to stdout.
 A command that cannot do its job exits non-zero with a one-line reason. torch is imported only by
@@ -183,13 +184,70 @@ def cmd_train(args) -> int:
     else:
         cfg = C.load(args.config, args.set)
         trainer.prepare(cfg)
+        if args.submit:
+            return _submit_run(cfg)
         run = trainer.shared_run(lambda: Run.create(cfg))  # rank 0 creates it; every rank trains into it
+    if args.submit:
+        return _submit_run(None, run)
     if rank == 0:
         print(f"{run.id} {run.folder}", flush=True)
         if not os.environ.get("FER_JOB"):  # as a job, stdout and stderr already go to the run's log
             log = _tee(log, run.log_path)
     result = trainer.run(run.folder, log=log)
     return 0 if result["state"] in ("finished", "cancelled") else 1
+
+
+def _submit_run(cfg: dict | None, run: Run | None = None) -> int:
+    """Queue a new run (``cfg``) or resume ``run`` through the jobs backend in force; print its id
+    and folder as the foreground command does, and where it went on stderr."""
+    from fer import jobs, settings
+
+    if run is None:
+        jobs.backends.in_force().check()  # nothing is written when the backend cannot take it
+        run = Run.create(cfg)
+        try:
+            jobs.submit("train", {"run": run.id})
+        except ValueError:  # the backend refused it after all: no half-made run is left behind
+            if run.state not in jobs.ACTIVE:
+                run.delete()
+            raise
+    else:
+        jobs.resume_run(run.id)
+    backend = run.status().get("backend") or settings.load().jobs_backend
+    print(f"{run.id} {run.folder}", flush=True)
+    print(f"run {run.id}: {run.state} ({backend} jobs); follow it on the Train page or in {run.log_path}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    """A study in the foreground: its trials are runs queued through the jobs backend in force;
+    the best trial's value, parameters and run on stdout (``--json``: one line)."""
+    import signal
+
+    from fer.sweeps.coordinator import Sweep
+    from fer.sweeps.kinds import run_here
+
+    sweep = Sweep.create(args.name, C.load(args.config, args.set), args.search, trials=args.trials,
+                         parallel=args.parallel, objective=args.objective)
+    # Ctrl-C is a stop request, as Cancel on the page: the running trials save and stop
+    signal.signal(signal.SIGINT, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    folder, result = run_here(sweep, log=log)
+    if args.json:
+        print(json.dumps({k: result[k] for k in ("best_value", "best_params", "best_run", "trials", "pruned",
+                                                 "complete", "failed", "state", "study", "seconds")}))
+    elif result["best_run"]:
+        params = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result["best_params"].items())
+        print(f"best trial {result['best_trial']}: {sweep.objective} {result['best_value']:.4f}, run {result['best_run']}; "
+              f"{params}")
+    else:
+        print(f"no trial finished ({result['trials']} trials, {result['failed']} failed)")
+    print(f"study {sweep.name}: {result['state']}, {result['trials']} trials ({result['complete']} complete, "
+          f"{result['pruned']} pruned, {result['failed']} failed) in {result['seconds']:.0f} s; job {folder.name}",
+          file=sys.stderr)
+    return 0 if result["complete"] or result["state"] == "cancelled" else 1
+
 
 
 JSON_FIELDS = ("name", "version", "current", "sha256", "source_run", "created", "dataset", "test_accuracy",
@@ -308,7 +366,29 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a preset name (python -m fer train --config smoke) or a YAML file (a run's config too)")
     tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (dotted)")
     tr.add_argument("--resume", metavar="RUN_ID", help="continue a run from its last checkpoint")
+    tr.add_argument("--submit", action="store_true",
+                    help="queue the run through the jobs backend in force (local or ray) and print its id, "
+                         "instead of training in the foreground")
     tr.set_defaults(func=cmd_train)
+
+    sw = sub.add_parser("sweep", help="an Optuna study: trials are runs, pruned on their validation figures",
+                        description="Searches config keys with Optuna (TPE; median pruner after 2 trials, fed each "
+                                    "epoch's validation figure). Each trial is a run queued through the jobs backend "
+                                    "in force; the study is kept in the store's SQLite file or study_storage, and "
+                                    "sweeping again under the same --name adds trials to it.")
+    sw.add_argument("--config", required=True, metavar="PRESET_OR_FILE", help="the base config: a preset or a YAML file")
+    sw.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (dotted)")
+    sw.add_argument("--search", action="append", default=[], metavar="KEY=DIST:ARGS",
+                    help="a key to search: uniform:LOW:HIGH, loguniform:LOW:HIGH, int:LOW:HIGH or choice:A,B,C "
+                         "(e.g. optimizer.lr=loguniform:1e-4:1e-2); repeat for several keys")
+    sw.add_argument("--trials", type=int, default=6, help="trials to run (added to a study of that name; default 6)")
+    sw.add_argument("--parallel", type=int, default=1, help="trials at once (each takes a jobs-at-once slot; default 1)")
+    sw.add_argument("--objective", choices=("val_macro_f1", "val_accuracy"), default="val_macro_f1",
+                    help="what the study maximises: the best epoch's validation figure (default val_macro_f1)")
+    sw.add_argument("--name", help="the study's name (default: sweep-<time>); an existing study gets more trials")
+    sw.add_argument("--json", action="store_true", help="one JSON object on one line: best_value, best_params, "
+                                                        "best_run, trials, pruned, ...")
+    sw.set_defaults(func=cmd_sweep)
 
     mo = sub.add_parser("model", help="named models and their versions").add_subparsers(dest="action", required=True)
     ml = mo.add_parser("list", help="every version of every named model (default's shipped one included)")

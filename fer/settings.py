@@ -6,6 +6,9 @@
 | device          | FER_DEVICE          | "auto" (a GPU when there is one)  |
 | max_jobs        | FER_MAX_JOBS        | 1                                 |
 | ice_servers     | FER_ICE_SERVERS     | [] (localhost needs none)         |
+| jobs_backend    | FER_JOBS_BACKEND    | "local" (or "ray": Ray Jobs)      |
+| ray_address     | FER_RAY_ADDRESS     | "http://127.0.0.1:8265"           |
+| study_storage   | FER_STUDY_STORAGE   | "" (SQLite in the store)          |
 | max_image_mib   | FER_MAX_IMAGE_MIB   | 64 (an image file, zipped or not) |
 | max_file_mib    | FER_MAX_FILE_MIB    | 512 (a CSV, a label list, ...)    |
 | zip_max_members | FER_ZIP_MAX_MEMBERS | 1,000,000                         |
@@ -19,6 +22,11 @@ a file is never read past its size limit, and a zip that inflates more than ``zi
 times is not read. There is no limit on a dataset's total size. The video limits bound what the
 Predict page's video job decodes (``fer.video``).
 
+``jobs_backend`` says where jobs run: ``local`` (processes on this machine) or ``ray`` (a Ray
+cluster's job API at ``ray_address``, its dashboard URL). ``study_storage`` is where Optuna keeps
+sweeps: empty for an SQLite file in the store, or any SQLAlchemy URL (PostgreSQL) that workers on
+several machines share.
+
 ``FER_IMPORT_ROOTS`` is a list separated by ``os.pathsep``; ``FER_ICE_SERVERS`` is JSON in the
 WebRTC ``iceServers`` form, e.g. ``[{"urls": ["stun:stun.example.org:3478"]}]``.
 """
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,7 +54,10 @@ LIMITS = {
     "video_max_seconds": ("FER_VIDEO_MAX_SECONDS", float),
     "video_max_frames": ("FER_VIDEO_MAX_FRAMES", int),
 }
-KEYS = ("import_roots", "device", "max_jobs", "ice_servers", *LIMITS)
+BACKENDS = ("local", "ray")
+# plain text keys: key → environment variable
+TEXTS = {"jobs_backend": "FER_JOBS_BACKEND", "ray_address": "FER_RAY_ADDRESS", "study_storage": "FER_STUDY_STORAGE"}
+KEYS = ("import_roots", "device", "max_jobs", "ice_servers", *LIMITS, *TEXTS)
 
 
 @dataclass
@@ -61,6 +73,9 @@ class Settings:
     video_max_mib: int = 512
     video_max_seconds: float = 600.0
     video_max_frames: int = 36_000
+    jobs_backend: str = "local"
+    ray_address: str = "http://127.0.0.1:8265"
+    study_storage: str = ""
     # where each value came from: "default", the settings file's name, or the environment variable's name
     origin: dict[str, str] = field(default_factory=dict, compare=False)
 
@@ -76,6 +91,13 @@ class Settings:
         for server in self.ice_servers:
             if not isinstance(server, dict) or "urls" not in server:
                 raise ValueError(f"ICE server {server!r} needs 'urls' (e.g. stun:host:3478)")
+        if self.jobs_backend not in BACKENDS:
+            raise ValueError(f"jobs_backend {self.jobs_backend!r}: use {' or '.join(BACKENDS)}")
+        if not isinstance(self.ray_address, str) or not re.match(r"^https?://[^\s/]+(:\d+)?/?$", self.ray_address):
+            raise ValueError(f"ray_address {self.ray_address!r}: use the Ray dashboard's URL, e.g. http://127.0.0.1:8265")
+        if not isinstance(self.study_storage, str) or (self.study_storage and "://" not in self.study_storage):
+            raise ValueError(f"study_storage {self.study_storage!r}: leave it empty (SQLite in the store) or give an "
+                             "SQLAlchemy URL, e.g. postgresql://user@host/optuna")
         return self
 
     def to_toml(self) -> dict:
@@ -131,6 +153,10 @@ def load() -> Settings:
             except ValueError:
                 raise ValueError(f"{var}={env[var]!r}: use a number") from None
             s.origin[key] = var
+    for key, var in TEXTS.items():
+        if env.get(var):
+            setattr(s, key, env[var].strip())
+            s.origin[key] = var
     return s.validate()
 
 
@@ -138,6 +164,13 @@ def save(s: Settings) -> Path:
     """Write ``settings.toml`` atomically (environment overrides still win when read)."""
     s.validate()
     return store.write_text(path(), tomli_w.dumps(s.to_toml()))
+
+
+def ray_installed() -> bool:
+    """Whether the optional Ray extra is importable here (``pip install 'fer-studio[ray]'``)."""
+    import importlib.util
+
+    return importlib.util.find_spec("ray") is not None
 
 
 def within_import_roots(candidate: str | Path, s: Settings | None = None) -> bool:

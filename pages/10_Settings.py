@@ -49,10 +49,23 @@ with st.form("settings"):
         "video_max_seconds": c[1].number_input("Longest video (s)", 1.0, 1e7, float(s.video_max_seconds)),
         "video_max_frames": c[2].number_input("Most frames in a video", 1, 1 << 31, int(s.video_max_frames)),
     }
+    st.caption("Where trainings, sweep trials and evaluations run, and where sweeps are kept.")
+    c2 = st.columns(3)
+    backend = c2[0].selectbox("Jobs backend", settings.BACKENDS, index=settings.BACKENDS.index(s.jobs_backend),
+                              help="local: processes on this machine; ray: a Ray cluster's job API (every node must "
+                                   "see this store at the same path)")
+    ray_address = c2[1].text_input("Ray address", s.ray_address, help="the Ray dashboard's URL")
+    study_storage = c2[2].text_input("Study storage", s.study_storage, placeholder="SQLite in the store",
+                                     help="empty, or an SQLAlchemy URL (postgresql://...) shared by several machines")
+    if backend == "ray" and not settings.ray_installed():
+        st.warning("Ray is not installed here: `pip install 'fer-studio[ray]'` (or `pip install -r "
+                   "requirements-ray.txt`) enables the ray backend.")
     if st.form_submit_button("Save settings", type="primary"):
         try:
             new = settings.Settings(import_roots=[r.strip() for r in roots.splitlines() if r.strip()],
                                     device=device.strip(), max_jobs=int(max_jobs), ice_servers=json.loads(ice or "[]"),
+                                    jobs_backend=backend, ray_address=ray_address.strip(),
+                                    study_storage=study_storage.strip(),
                                     **{k: settings.LIMITS[k][1](v) for k, v in limits.items()})
             st.success(f"Saved to {settings.save(new)} (environment variables still win).")
         except (ValueError, json.JSONDecodeError) as e:

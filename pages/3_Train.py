@@ -9,6 +9,7 @@ from fer.training.launch import launch, presets
 from fer.training.trainer import pick_device
 from fer.ui import costs
 from fer.ui.run_panel import follow_jobs, run_panels
+from fer.ui.sweep_panel import sweep_panel
 
 st.set_page_config(page_title="Train · FER Studio", layout="wide")
 st.title("Train")
@@ -138,3 +139,4 @@ def train_section() -> None:
 
 train_section()
 follow_jobs(("train",), "train", show=run_panels)
+sweep_panel()

@@ -8,6 +8,7 @@ from fer.ui import params
 from fer.ui.charts import training_curves
 from fer.ui.models_view import models_view, when
 from fer.ui.run_panel import follow_jobs, training_lines
+from fer.ui.study_view import study_view
 
 st.set_page_config(page_title="Runs · FER Studio", layout="wide")
 st.title("Runs")
@@ -130,6 +131,7 @@ def runs_view() -> None:
     table = runs_table()
     if table is None:
         return
+    study_view()  # nothing when no sweep was ever run
     names = dict(zip(table["id"], table["name"]))
     # ?run=ID preselects a run (links from other pages); else the most recent
     start = params.wanted("run", list(table["id"]), "run", instead="the latest run")

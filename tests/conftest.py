@@ -18,7 +18,8 @@ def store(tmp_path, monkeypatch):
     monkeypatch.setenv("FER_ARTIFACTS", str(root))
     for var in ("FER_IMPORT_ROOTS", "FER_DEVICE", "FER_MAX_JOBS", "FER_ICE_SERVERS", "FER_MAX_IMAGE_MIB",
                 "FER_MAX_FILE_MIB", "FER_ZIP_MAX_MEMBERS", "FER_ZIP_MAX_RATIO", "FER_VIDEO_MAX_MIB",
-                "FER_VIDEO_MAX_SECONDS", "FER_VIDEO_MAX_FRAMES"):
+                "FER_VIDEO_MAX_SECONDS", "FER_VIDEO_MAX_FRAMES", "FER_JOBS_BACKEND", "FER_RAY_ADDRESS",
+                "FER_STUDY_STORAGE"):
         monkeypatch.delenv(var, raising=False)
     return root
 

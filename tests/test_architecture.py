@@ -32,7 +32,8 @@ def _imported_modules(path: Path) -> set[str]:
 
 
 def _may_import_training(rel: str) -> bool:
-    return rel in ("fer/cli.py", "fer/__main__.py") or rel.startswith(("fer/training/", "fer/jobs/")) \
+    # fer/sweeps sits with the jobs: its config checks and the trial's epoch hook are a job's
+    return rel in ("fer/cli.py", "fer/__main__.py") or rel.startswith(("fer/training/", "fer/jobs/", "fer/sweeps/")) \
         or rel == "fer/jobs.py"
 
 

@@ -74,7 +74,8 @@ def test_submitting_checks_the_arguments_first_and_writes_nothing(store, tmp_pat
             ("align", {"name": "nothere"}, "no dataset named"),
             ("train", {"run": "nothere"}, "no run"),
             ("evaluate", {"model": "default", "dataset": "x", "split": "holdout"}, "no dataset named"),
-            ("sweep", {}, "unknown job kind")):
+            ("nope", {}, "unknown job kind"),
+            ("sweep", {"name": "s", "config": {}, "search": []}, "dataset")):
         with pytest.raises(ValueError, match=reason):
             jobs.submit(kind, args)
     assert not (store / "jobs").exists()

@@ -25,11 +25,12 @@ READS = {
     "image": [("7_Explain", {"model": "RUN", "eval": EVAL})],
     "model": [("5_Evaluate", {}), ("6_Errors", {}), ("7_Explain", {}), ("8_Predict", {})],
     "view": [("4_Runs", {})],
+    "study": [("4_Runs", {})],
 }
 
 # a value each parameter accepts in the seeded store (RUN and IMAGE filled in by the fixture)
 VALID = {"dataset": "tiny", "check": "too dark", "run": "RUN", "eval": EVAL, "true": "happy", "pred": "sad",
-         "image": "IMAGE", "model": "RUN", "view": "Models"}
+         "image": "IMAGE", "model": "RUN", "view": "Models", "study": "seeded-study"}
 
 # values that must name nothing; STORE is replaced by the seeded store's absolute path
 HOSTILE = {
@@ -67,6 +68,13 @@ def seeded(tmp_path_factory):
         run = Run.create(C.resolve({}, ["dataset=tiny", "epochs=1", "batch_size=16", "schedule.warmup_epochs=0",
                                         "eval_splits=[val, test]", "name=seeded"])).folder
         trainer.run(run, log=lambda m: None)
+        from fer.sweeps import studies  # a study whose one trial is the seeded run
+
+        study = studies.create("seeded-study", {"search": ["model.dropout=uniform:0:0.5"], "objective": "val_macro_f1"})
+        trial = study.ask()
+        trial.suggest_float("model.dropout", 0, 0.5)
+        trial.set_user_attr("run", run.name)
+        study.tell(trial, 0.5)
         path = pd.read_parquet(run / "eval" / "tiny" / "test" / "predictions.parquet")["path"].iloc[0]
         yield {"store": tmp / "store", "RUN": run.name, "IMAGE": image_id_of(path), "tmp": tmp}
 

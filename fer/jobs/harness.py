@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterator
 
 from fer.jobs.queue import schedule
-from fer.store import Job, now
+from fer.store import HOST, Job, now
 
 HEARTBEAT_SECONDS = 5
 
@@ -40,11 +40,15 @@ class Heartbeat:
             self.job.write_status(**fields)
 
     def _beat(self) -> None:
+        asked = False
         while not self._stop.wait(HEARTBEAT_SECONDS):
             self._write(heartbeat=time.time())
+            if not asked and self.job.stop_requested:  # a cancel from another machine: as if SIGTERM came
+                asked = True
+                os.kill(os.getpid(), signal.SIGTERM)
 
     def start(self) -> "Heartbeat":
-        self._write(state="running", pid=os.getpid(), heartbeat=time.time(),
+        self._write(state="running", pid=os.getpid(), host=HOST, heartbeat=time.time(),
                     started=self.job.raw_status().get("started") or now())
         self._thread.start()
         return self

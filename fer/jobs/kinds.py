@@ -56,8 +56,15 @@ def _device(value: str) -> str:
 # -- train -----------------------------------------------------------------------------------
 
 def check_train(args: dict) -> dict:
-    """The run exists and its config.yaml passes the config schema (the Train form's)."""
-    args = fields(args, {"run": (str, REQUIRED)})
+    """The run exists and its config.yaml passes the config schema (the Train form's); a sweep's
+    trial also names its study and trial number (``trial``: ``{"study", "number"}``)."""
+    args = fields(args, {"run": (str, REQUIRED), "trial": (dict, None)})
+    if args["trial"] is None:
+        del args["trial"]
+    else:
+        from fer.sweeps.kinds import check_trial_tag
+
+        args["trial"] = check_trial_tag(args["trial"])
     run = Run.open(args["run"])
     try:
         config = C.validate(C.resolve(run.config()))
@@ -70,8 +77,14 @@ def check_train(args: dict) -> dict:
 def run_train(args: dict, folder: Path) -> int:
     from fer.training import trainer  # torch: loaded in the job's process only
 
-    result = trainer.run(folder, log=lambda msg: print(msg, file=sys.stderr, flush=True))
-    return 0 if result["state"] in ("finished", "cancelled") else 1
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    on_epoch = None
+    if "trial" in args:  # a sweep's trial reports each epoch to its study, which may prune it
+        from fer.sweeps.trial import reporter
+
+        on_epoch = reporter(args["trial"], log)
+    result = trainer.run(folder, log=log, on_epoch=on_epoch)
+    return 0 if result["state"] in ("finished", "cancelled", "pruned") else 1
 
 
 # -- evaluate --------------------------------------------------------------------------------
@@ -254,8 +267,9 @@ def run_video(args: dict, folder: Path) -> int:
 
 
 register(JobKind("train", check_train, run_train, folder=lambda args: Run.open(args["run"]).folder,
-                 description="train a run of the store (its config)"))
-register(JobKind("evaluate", check_evaluate, run_evaluate, description="evaluate a model on a dataset's split"))
+                 description="train a run of the store (its config), a sweep's trial too", remote=True))
+register(JobKind("evaluate", check_evaluate, run_evaluate, description="evaluate a model on a dataset's split",
+                 remote=True))
 register(JobKind("import", check_import, run_import, description="import sources as a dataset"))
 register(JobKind("align", check_align, run_align, description="detect and align a dataset's faces"))
 register(JobKind("video", check_video, run_video, folder=lambda args: Path(args["video"]).resolve().parent,

@@ -23,6 +23,8 @@ class JobKind:
     run: Callable[[dict, Path], int]  # in the job's own process: does the work, returns an exit code
     folder: Callable[[dict], Path] | None = None  # where the job lives (a training: its run); default jobs/<id>
     description: str = ""
+    remote: bool = False  # may run on a cluster (jobs_backend); False: always a process of this machine
+    takes_slot: bool = True  # counts against max_jobs; a sweep's coordinator does not (it waits for its trials)
 
 
 KINDS: dict[str, JobKind] = {}

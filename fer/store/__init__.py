@@ -13,7 +13,7 @@ from fer.store.io import (  # noqa: F401
 )
 from fer.store.layout import root, settings_path  # noqa: F401
 from fer.store.records import (  # noqa: F401
-    ACTIVE, DEFAULT, DONE, EVAL_SPLITS, NAME_RE, SHIPPED_VERSION, STALE_SECONDS, Dataset, Evaluation, Job, Model,
+    ACTIVE, DEFAULT, DONE, EVAL_SPLITS, HOST, NAME_RE, SHIPPED_VERSION, STALE_SECONDS, Dataset, Evaluation, Job, Model,
     ModelNotFound, ModelVersion, NotFound, Run, RunError, StoreError, check_name, figures_of, image_id_of,
     add_version, jobs_lock, new_id, now, promote, resolve_model,
 )

@@ -9,8 +9,10 @@ $FER_ARTIFACTS (default: ./artifacts)
                     last.pt, model.safetensors, model.json, eval/<dataset>/<split>/
   models/<name>/    current.json, versions/<n>/ (model.safetensors, model.json, version.json,
                     config.yaml, card.md, eval/<dataset>/<split>/)
-  jobs/<job id>/    job.json, status.json, log.txt (a video analysis: video_input.<ext> while it
-                    runs, then video_annotated.mp4, video_timeline.csv, video_previews.npy, video.json)
+  jobs/<job id>/    job.json, status.json, log.txt, stop.request (a video analysis: video_input.<ext>
+                    while it runs, then video_annotated.mp4, video_timeline.csv, video_previews.npy,
+                    video.json)
+  studies/          studies.db (Optuna's SQLite storage of sweeps, unless study_storage names another)
   evals/<key>/<dataset>/<split>/   evaluations of models outside the store (the shipped one)
   exports/onnx/<weights sha256>.onnx   a model exported for onnxruntime, made on first use
 ```
@@ -28,6 +30,8 @@ SETTINGS = "settings.toml"
 JOBS_LOCK = ".jobs.lock"
 MODELS_LOCK = ".models.lock"
 DATASETS, RUNS, MODELS, JOBS, EVALS, EXPORTS = "datasets", "runs", "models", "jobs", "evals", "exports"
+STUDIES = "studies"
+STUDIES_DB = "studies.db"  # Optuna's SQLite storage (with its -journal beside it)
 
 # datasets/<name>/
 MANIFEST = "manifest.parquet"
@@ -43,6 +47,7 @@ USER_FILES = (EXCLUSIONS, SOURCES)  # the user's: carried over when a dataset is
 JOB = "job.json"
 STATUS = "status.json"
 JOB_LOG = "log.txt"
+STOP_REQUEST = "stop.request"  # written to ask a job on another machine (a Ray worker) to stop
 RUN = "run.json"
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
@@ -117,6 +122,10 @@ def onnx_export(weights_sha256: str) -> Path:
     return root() / EXPORTS / "onnx" / f"{weights_sha256}{ONNX_SUFFIX}"
 
 
+def studies_db() -> Path:
+    return root() / STUDIES / STUDIES_DB
+
+
 def training_cache(size: int, channels: int, digest: str = "*") -> str:
     """A dataset's images decoded once for one input size (``*``: a glob of every version)."""
     return f"cache-{size}-{channels}-{digest}.npy"
@@ -129,6 +138,6 @@ def evaluation_files(flip: bool = False) -> tuple[str, str]:
 
 
 FILE_NAMES = (SETTINGS, JOBS_LOCK, MODELS_LOCK, MANIFEST, DATASET_INFO, NEAR_PAIRS, EXCLUSIONS, FACES, FACES_TABLE,
-              JOB, STATUS, JOB_LOG, RUN, CONFIG, METRICS, TRAIN_LOG, CHECKPOINT, WEIGHTS, MODEL_META, CARD, SUMMARY,
-              PREDICTIONS, CURRENT, VERSION_INFO, LEGACY_SOURCE, ONNX_MODEL, *evaluation_files(True), VIDEO_INPUT,
-              VIDEO_ANNOTATED, VIDEO_TIMELINE, VIDEO_PREVIEWS, VIDEO_INFO)
+              JOB, STATUS, JOB_LOG, STOP_REQUEST, STUDIES_DB, RUN, CONFIG, METRICS, TRAIN_LOG, CHECKPOINT, WEIGHTS,
+              MODEL_META, CARD, SUMMARY, PREDICTIONS, CURRENT, VERSION_INFO, LEGACY_SOURCE, ONNX_MODEL,
+              *evaluation_files(True), VIDEO_INPUT, VIDEO_ANNOTATED, VIDEO_TIMELINE, VIDEO_PREVIEWS, VIDEO_INFO)

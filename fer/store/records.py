@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,7 +39,7 @@ DEFAULT = "default"
 EVAL_SPLITS = ("test", "val", "train", "all")
 STALE_SECONDS = 60
 ACTIVE = ("queued", "running")
-DONE = ("finished", "failed", "cancelled", "refused")
+DONE = ("finished", "failed", "cancelled", "refused", "pruned")  # pruned: a sweep stopped it
 
 
 class StoreError(ValueError):
@@ -196,6 +197,15 @@ def _alive(pid: int | None) -> bool:
         return True
 
 
+HOST = socket.gethostname()
+
+
+def _waiting_on_a_cluster(status: dict) -> bool:
+    """Submitted to a cluster (``backend`` other than local) and not started there yet: no pid
+    and no heartbeat of its own to judge; the jobs layer asks the cluster instead."""
+    return status.get("backend", "local") != "local" and not status.get("pid")
+
+
 @dataclass(frozen=True)
 class Job:
     """A detached process's folder: ``jobs/<id>/`` (imports, alignments, evaluations) or a run."""
@@ -260,12 +270,25 @@ class Job:
         gone or whose heartbeat is stale is failed."""
         s = self.raw_status()
         s.setdefault("state", "unknown")
-        if s["state"] == "running":
+        if s["state"] == "running" and not _waiting_on_a_cluster(s):
             stale = time.time() - float(s.get("heartbeat", 0) or 0) > STALE_SECONDS
-            if stale or not _alive(s.get("pid")):
+            here = s.get("host") in (None, HOST)  # a pid means something on its own machine only
+            if stale or (here and not _alive(s.get("pid"))):
                 s["state"] = "failed"
                 s.setdefault("error", "the process stopped without a word (killed, crashed or the machine restarted)")
         return s
+
+    def request_stop(self) -> None:
+        """Ask the job's process to stop through its folder (its heartbeat reads this), which
+        works wherever the process runs as long as it sees the store."""
+        io.write_text(self.folder / layout.STOP_REQUEST, now())
+
+    @property
+    def stop_requested(self) -> bool:
+        return (self.folder / layout.STOP_REQUEST).exists()
+
+    def clear_stop_request(self) -> None:
+        (self.folder / layout.STOP_REQUEST).unlink(missing_ok=True)
 
     def write_status(self, **fields) -> dict:
         status = {**self.raw_status(), **fields}
@@ -313,14 +336,15 @@ class Run:
         return cls(_inside(f, f"run {run_id!r}"))
 
     @classmethod
-    def create(cls, config: dict) -> "Run":
-        """A new run folder: immutable id, display name, the resolved config, state queued."""
+    def create(cls, config: dict, tags: dict | None = None) -> "Run":
+        """A new run folder: immutable id, display name, the resolved config, state queued;
+        ``tags`` say where it comes from (a sweep's trial: ``{"study": NAME, "trial": N}``)."""
         run_id = new_id()
         f = layout.runs_dir() / run_id
         f.mkdir(parents=True)
         name = config.get("name") or f"{config['model']['backbone']} on {config['dataset']}"
         io.write_json(f / layout.RUN, {"id": run_id, "name": name, "created": now(), "dataset": config["dataset"],
-                                       "tags": []})
+                                       "tags": dict(tags or {})})
         io.write_text(f / layout.CONFIG, yaml.safe_dump(config, sort_keys=False))
         run = cls(f)
         run.job.write_status(state="queued", queued=now())
@@ -342,6 +366,11 @@ class Run:
     @property
     def dataset(self) -> str | None:
         return self.meta().get("dataset")
+
+    @property
+    def tags(self) -> dict:
+        tags = self.meta().get("tags")
+        return tags if isinstance(tags, dict) else {}  # runs made before tags had a list
 
     def set_name(self, name: str) -> None:
         """The display name (the id never changes)."""

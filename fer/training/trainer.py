@@ -33,6 +33,8 @@ from fer.training import data, engine, transfer
 from fer.training.augment import BatchAugment
 from fer.training.recipe import Recipe
 
+# (epoch, validation figures: loss, accuracy, macro_f1, ...) → True to stop the run after that epoch
+EpochHook = Callable[[int, dict], bool]
 MONITORS = {"val_macro_f1": lambda v: v["macro_f1"], "val_accuracy": lambda v: v["accuracy"],
             "val_loss": lambda v: -v["loss"]}  # higher is better
 
@@ -80,14 +82,16 @@ def shared_run(create: Callable[[], Run]) -> Run:
     return run_
 
 
-def run(folder: Path, log: Callable[[str], None] = print) -> dict:
-    """Train the run in ``folder``; returns its state, epochs done and best value."""
+def run(folder: Path, log: Callable[[str], None] = print, on_epoch: EpochHook | None = None) -> dict:
+    """Train the run in ``folder``; returns its state, epochs done and best value. ``on_epoch``
+    hears each epoch's validation figures and may stop the run there (a sweep's pruner)."""
     run_ = Run(Path(folder))
     recipe = prepare(run_.config())
     rank, world = init_distributed()
     quiet = rank != 0
     with job_harness(run_.folder, enabled=not quiet) as job:
         t = setup(run_, recipe, rank, world, (lambda *a, **k: None) if quiet else log)
+        t.on_epoch = on_epoch
         state = train_epochs(t, job)
         if state == "finished" and not quiet:
             finish(t)
@@ -117,6 +121,7 @@ class Training:
     trainable: set[str]  # what the transfer mode trains
     head: set[str]  # what trains during the head warm-up
     meta: dict  # model.json without its metrics
+    on_epoch: EpochHook | None = None  # told of each epoch's validation; True stops the run ("pruned")
     progress: dict = field(default_factory=lambda: {
         "epoch": 0, "step": 0, "best": None, "best_epoch": None, "best_val_loss": float("inf"), "bad_epochs": 0,
         "seconds": 0.0})
@@ -247,7 +252,8 @@ def _resume(t: Training) -> None:
 # -- the epoch loop -------------------------------------------------------------------------
 
 def train_epochs(t: Training, job: JobHandle) -> str:
-    """Epochs until the last, an early stop or SIGTERM; returns ``finished`` or ``cancelled``."""
+    """Epochs until the last, an early stop, SIGTERM or the epoch hook's stop; returns ``finished``,
+    ``cancelled`` or ``pruned``."""
     g = torch.Generator(device=t.device if t.device.type == "cuda" else "cpu")
     images, labels = torch.from_numpy(t.splits["train"].images), torch.from_numpy(t.splits["train"].labels)
     if t.device.type == "cuda":  # the whole uint8 cache on the device; augmentation happens there too
@@ -261,8 +267,12 @@ def train_epochs(t: Training, job: JobHandle) -> str:
             return "cancelled"
         t.progress["step"] += stats["steps"]
         t.progress["seconds"] += stats["seconds"]
-        _end_epoch(t, epoch, stats, _validate(t))
+        vs = _validate(t)
+        _end_epoch(t, epoch, stats, vs)
         _save_checkpoint(t)
+        if t.on_epoch is not None and t.on_epoch(epoch + 1, vs):
+            t.log(f"pruned after epoch {epoch + 1}: its sweep stops this trial")
+            return "pruned"
         if t.recipe.patience and t.progress["bad_epochs"] >= t.recipe.patience:
             t.log(f"early stop: val loss has not improved for {t.recipe.patience} epochs")
             break

@@ -121,3 +121,36 @@ def histogram(table: pd.DataFrame, stat: str, by: str, title: str) -> go.Figure:
     fig = px.line(table, x=stat, y="images", color=by, title=title, line_shape="hvh")
     fig.update_layout(height=260, margin=dict(l=0, r=0, t=40, b=0))
     return fig
+
+
+# -- sweeps: Optuna's own plotly figures, laid out like ours ------------------------------------
+
+def _optuna_figure(plot, study, height: int = 360, **kwargs) -> go.Figure:
+    from optuna import visualization  # Optuna's figures are plotly figures; imported only for a study
+
+    fig = getattr(visualization, plot)(study, **kwargs)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def study_history(study) -> go.Figure:
+    """Each trial's objective and the best so far (Optuna's optimisation history)."""
+    return _optuna_figure("plot_optimization_history", study)
+
+
+def study_epochs(study) -> go.Figure:
+    """Each trial's validation figure per epoch: pruned trials are the lines that stop early."""
+    fig = _optuna_figure("plot_intermediate_values", study)
+    fig.update_xaxes(title_text="epoch")
+    return fig
+
+
+def study_parallel(study) -> go.Figure:
+    """Parameters and objective of every finished trial as parallel coordinates."""
+    return _optuna_figure("plot_parallel_coordinate", study, height=400)
+
+
+def study_importances(study) -> go.Figure:
+    """How much each parameter explains of the objective (Optuna's fANOVA importances); needs at
+    least two finished trials."""
+    return _optuna_figure("plot_param_importances", study, height=300)
