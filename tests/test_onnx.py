@@ -93,7 +93,7 @@ def test_parity_on_fer2013_private_test_faces(store):
     model, meta = models.load(version.folder)
     mean, std = models.norm_tensors(meta)
     x = models.to_input(torch.from_numpy(faces), mean, std, channels_last=False)
-    diffs = onnx.compare(onnx.session(version), model, {"private_test": x})
+    diffs = onnx.compare(onnx.session(version).runner, model, {"private_test": x})
     assert len(faces) == 256 and diffs["private_test"] <= 1e-4
 
 

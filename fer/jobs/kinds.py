@@ -196,8 +196,7 @@ def _uploaded_video(location: str) -> Path:
     from fer.video import is_video_name
 
     real = Path(location).resolve()
-    if (real.parent.parent != layout.jobs_dir().resolve() or real.stem != layout.VIDEO_INPUT
-            or not is_video_name(real.name)):
+    if not Job.holds(real) or real.stem != layout.VIDEO_INPUT or not is_video_name(real.name):
         raise JobError(f"{location}: not a video uploaded to the store")
     if not real.is_file():
         raise JobError(f"{location}: the uploaded video is gone")

@@ -237,6 +237,11 @@ class Job:
     def new(cls) -> "Job":
         return cls(layout.jobs_dir() / new_id())
 
+    @staticmethod
+    def holds(path: Path) -> bool:
+        """Whether ``path`` (resolved) is a file directly inside a job folder of this store."""
+        return Path(path).resolve().parent.parent == layout.jobs_dir().resolve()
+
     @property
     def spec_path(self) -> Path:
         return self.folder / layout.JOB
