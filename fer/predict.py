@@ -100,16 +100,13 @@ class Predictor:
 
     @torch.inference_mode()
     def classify(self, crops, batch_size: int = 64) -> np.ndarray:
-        """N × 7 probabilities for faces already cut (uint8 arrays, any size, gray or RGB)."""
+        """N × 7 probabilities for faces already cut (uint8 arrays, any size, gray or RGB), with the
+        test-time augmentation the model's model.json asks for (``tta``)."""
         crops = [fit_square(np.asarray(c, dtype=np.uint8), self.size, self.channels) for c in crops]
         if not crops:
             return np.zeros((0, len(self.classes)), np.float32)
-        out = []
-        for i in range(0, len(crops), batch_size):
-            x = models.to_input(torch.from_numpy(np.stack(crops[i:i + batch_size])).to(self.device), self.mean,
-                                self.std, channels_last=False)
-            out.append(torch.softmax(self.model(x).float(), dim=1).cpu().numpy())
-        return np.concatenate(out)
+        return models.predict(self.model, np.stack(crops), self.mean, self.std, self.device, batch_size=batch_size,
+                              flip=models.tta_flip(self.meta))
 
     def crop(self, rgb: np.ndarray, face: faces.Face) -> np.ndarray:
         """The face cut as the model's training faces were (the model.json face block)."""

@@ -28,10 +28,11 @@ def write_evaluation(model, meta: dict, data: arrays.Split, evaluation: Evaluati
     summary names the model version (name, version, sha256 of its weights)."""
     device = _device(device)
     mean, std = models.norm_tensors(meta, device)
-    probs = models.predict(model, data.images, mean, std, device, flip=flip)
+    # the plain figure is the model as users get it: with its own test-time augmentation, if any
+    probs = models.predict(model, data.images, mean, std, device, flip=flip or models.tta_flip(meta))
     probs = probs.reshape(len(data), len(CLASSES))
     summary = metrics.summary(data.labels, probs)
-    summary.update({"dataset": evaluation.dataset, "split": evaluation.split, "flip_tta": flip,
+    summary.update({"dataset": evaluation.dataset, "split": evaluation.split, "flip_tta": flip or models.tta_flip(meta),
                     "model": meta.get("architecture"), "model_id": evaluation.model.identity(),
                     "manifest_hash": arrays.manifest_hash(evaluation.dataset)})
     rows = data.rows

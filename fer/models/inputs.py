@@ -35,6 +35,12 @@ def crop_input(crop: np.ndarray, meta: dict) -> torch.Tensor:
     return to_input(batch, mean, std, channels_last=False)
 
 
+def tta_flip(meta: dict) -> bool:
+    """Whether the model averages each face with its mirror image when it predicts (model.json's
+    ``tta``); every consumer applies it, so figures are those of what users get."""
+    return bool((meta.get("tta") or {}).get("flip"))
+
+
 def normalisation(model: nn.Module, channels: int) -> tuple[list[float], list[float]]:
     """The mean and std a backbone expects (its pretrained config), for 1 or 3 channels."""
     cfg = getattr(model, "pretrained_cfg", None) or {}
@@ -53,12 +59,17 @@ def predict(model, images: np.ndarray | torch.Tensor, mean, std, device, batch_s
     mirrored image (test-time augmentation)."""
     model.eval()
     images = torch.as_tensor(images)
+    device = torch.device(device)
+    step = max(1, batch_size // 2) if flip else batch_size  # the image and its mirror go in one batch
     out = []
-    for i in range(0, len(images), batch_size):
-        x = to_input(images[i:i + batch_size].to(device), mean, std, channels_last)
+    for i in range(0, len(images), step):
+        x = to_input(images[i:i + step].to(device), mean, std, channels_last)
+        if flip:
+            x = torch.cat([x, torch.flip(x, dims=[3])])
         with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext():
             p = F.softmax(model(x).float(), dim=1)
-            if flip:
-                p = (p + F.softmax(model(torch.flip(x, dims=[3])).float(), dim=1)) / 2
+        if flip:
+            n = len(p) // 2
+            p = (p[:n] + p[n:]) / 2
         out.append(p.cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)

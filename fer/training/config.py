@@ -57,6 +57,12 @@ SCHEMA: dict[str, tuple] = {
     "early_stopping.patience": (10, "epochs without a better val loss before stopping (0: never stop)"),
     "checkpoint.monitor": ("val_macro_f1", "metric that picks the best epoch: val_macro_f1, val_accuracy or val_loss"),
     "eval_splits": (["test"], "splits evaluated with the best weights at the end"),
+    "distill.teachers": ([], "models to learn from (run ids or model names): their probabilities on the train images, "
+                             "averaged with the mirror image and over the teachers, become soft targets ([]: off)"),
+    "distill.weight": (0.7, "share of the teachers' probabilities in each target; the rest is the (smoothed) label"),
+    "distill.temperature": (1.0, "softens the teachers' probabilities (p^(1/T), renormalised); 1 leaves them as they are"),
+    "tta.flip": (False, "the model averages each face with its mirror image whenever it predicts (validation, "
+                        "evaluation, Predict, Live); recorded with the model"),
 }
 CHOICES = {
     "model.transfer": ("frozen", "partial", "full"),
@@ -215,6 +221,18 @@ def problems(cfg: dict) -> dict[str, str]:
         refuse("mixup.alpha", "mixup.alpha: use 0 (off) or a positive number")
     if not flat["dataset"]:
         refuse("dataset", "dataset: name a dataset of the store (--set dataset=NAME)")
+    teachers = flat["distill.teachers"]
+    if not isinstance(teachers, list) or not all(isinstance(t, str) and t for t in teachers):
+        refuse("distill.teachers", f"distill.teachers={teachers!r}: a list of run ids or model names, e.g. [run1, run2]")
+    if not _number(flat["distill.weight"]) or not 0 <= flat["distill.weight"] <= 1:
+        refuse("distill.weight", f"distill.weight={flat['distill.weight']!r}: use a fraction from 0 to 1")
+    if not _number(flat["distill.temperature"]) or flat["distill.temperature"] <= 0:
+        refuse("distill.temperature", f"distill.temperature={flat['distill.temperature']!r}: use a positive number")
+    if teachers and _number(flat["mixup.alpha"]) and flat["mixup.alpha"] > 0:
+        refuse("distill.teachers", "distill.teachers with mixup.alpha > 0: mixup would mix the labels but not the "
+               "teachers' targets; set mixup.alpha=0 to distill")
+    if not isinstance(flat["tta.flip"], bool):
+        refuse("tta.flip", f"tta.flip={flat['tta.flip']!r}: use true or false")
     if not isinstance(flat["eval_splits"], list) or not set(flat["eval_splits"]) <= set(SPLITS):
         refuse("eval_splits", "eval_splits: a list of train, val, test")
     return out

@@ -44,12 +44,14 @@ class Step:
 @dataclass
 class EpochData:
     """One epoch's data: uint8 N×H×W×C images and labels (on the device or not), the order to visit
-    them in, the batch size, and the generator the augmentation draws from."""
+    them in, the batch size, the generator the augmentation draws from, and optionally a soft
+    target per image (N × classes, e.g. a teacher's; the loss then learns towards it)."""
     images: torch.Tensor
     labels: torch.Tensor
     order: torch.Tensor
     batch_size: int
     generator: torch.Generator
+    targets: torch.Tensor | None = None
 
 
 def _batch(s: Step, data: EpochData, b: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -62,7 +64,7 @@ def _batch(s: Step, data: EpochData, b: int) -> tuple[torch.Tensor, torch.Tensor
     x = (x - s.mean) / s.std
     if s.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
-    target = y
+    target = y if data.targets is None else data.targets[idx].to(s.device, non_blocking=True)
     if s.mixup is not None:
         x, target = s.mixup(x, y)
     return x, target, y

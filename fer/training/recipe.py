@@ -1,6 +1,7 @@
 """A run's recipe: its config resolved and checked once, as typed fields the trainer reads.
 
-Sections mirror the config's (``model``, ``optimizer``, ``schedule``, ``loss``, ``mixup``, ``ema``);
+Sections mirror the config's (``model``, ``optimizer``, ``schedule``, ``loss``, ``mixup``, ``ema``,
+``distill``);
 ``Recipe.from_config`` fails with ``ConfigError`` naming the key before anything trains.
 """
 from __future__ import annotations
@@ -62,6 +63,13 @@ class EmaRecipe:
 
 
 @dataclass(frozen=True)
+class DistillRecipe:
+    teachers: tuple[str, ...]  # run ids or model names; empty: no distillation
+    weight: float
+    temperature: float
+
+
+@dataclass(frozen=True)
 class Recipe:
     config: dict  # the resolved config, as config.yaml holds it and model.json records it
     dataset: str
@@ -82,6 +90,8 @@ class Recipe:
     patience: int
     monitor: str
     eval_splits: tuple[str, ...]
+    distill: DistillRecipe
+    tta_flip: bool
 
     @classmethod
     def from_config(cls, cfg: dict) -> "Recipe":
@@ -93,4 +103,7 @@ class Recipe:
             schedule=ScheduleRecipe(**cfg["schedule"]), loss=LossRecipe(**cfg["loss"]),
             balanced_sampler=cfg["sampler"]["balanced"], augment=dict(cfg["augment"]), mixup=MixupRecipe(**cfg["mixup"]),
             ema=EmaRecipe(**cfg["ema"]), patience=cfg["early_stopping"]["patience"],
-            monitor=cfg["checkpoint"]["monitor"], eval_splits=tuple(cfg["eval_splits"]))
+            monitor=cfg["checkpoint"]["monitor"], eval_splits=tuple(cfg["eval_splits"]),
+            distill=DistillRecipe(tuple(cfg["distill"]["teachers"]), float(cfg["distill"]["weight"]),
+                                  float(cfg["distill"]["temperature"])),
+            tta_flip=cfg["tta"]["flip"])

@@ -29,7 +29,7 @@ from fer.labels import CLASSES, NUM_CLASSES
 from fer.models import normalisation
 from fer.store import Evaluation, Run, now
 from fer.training import config as C
-from fer.training import data, engine, transfer
+from fer.training import data, distill, engine, transfer
 from fer.training.augment import BatchAugment
 from fer.training.recipe import Recipe
 
@@ -58,6 +58,7 @@ def prepare(cfg: dict) -> Recipe:
     if not models.known(recipe.model.backbone):
         raise C.ConfigError(f"model.backbone: unknown backbone {recipe.model.backbone!r} (a timm model name, "
                             "fer_cnn or facenet_vggface2)")
+    distill.resolve_teachers(recipe.distill.teachers)
     return recipe
 
 
@@ -122,6 +123,7 @@ class Training:
     head: set[str]  # what trains during the head warm-up
     meta: dict  # model.json without its metrics
     on_epoch: EpochHook | None = None  # told of each epoch's validation; True stops the run ("pruned")
+    targets: torch.Tensor | None = None  # per-image soft targets when distilling (N × classes)
     progress: dict = field(default_factory=lambda: {
         "epoch": 0, "step": 0, "best": None, "best_epoch": None, "best_val_loss": float("inf"), "bad_epochs": 0,
         "seconds": 0.0})
@@ -155,7 +157,8 @@ def setup(run_: Run, recipe: Recipe, rank: int, world: int, log: Callable[[str],
         ema=_ema(recipe, model), amp_dtype=torch.bfloat16 if device.type == "cuda" and recipe.amp else None,
         channels_last=recipe.channels_last)
     t = Training(run=run_, recipe=recipe, rank=rank, world=world, log=log, device=device, splits=splits, model=model,
-                 step=step, trainable=trainable, head=head, meta=_model_meta(recipe, mean_l, std_l))
+                 step=step, trainable=trainable, head=head, meta=_model_meta(recipe, mean_l, std_l),
+                 targets=_distill_targets(recipe, splits["train"], device, log))
     _resume(t)
     return t
 
@@ -222,6 +225,18 @@ def _loss(recipe: Recipe, train_labels: np.ndarray, device: torch.device) -> Cal
     return loss_fn
 
 
+def _distill_targets(recipe: Recipe, train: arrays.Split, device: torch.device, log) -> torch.Tensor | None:
+    """The teachers' soft targets for the train images (``distill.teachers``), or None."""
+    d = recipe.distill
+    if not d.teachers:
+        return None
+    teachers = distill.teacher_probabilities(d.teachers, recipe.dataset, train.rows, device, log)
+    targets = distill.soft_targets(train.labels, teachers, d.weight, d.temperature, recipe.loss.label_smoothing)
+    agree = float((teachers.argmax(1) == train.labels).mean())
+    log(f"distilling from {len(d.teachers)} teacher(s): they agree with {agree:.1%} of the train labels")
+    return torch.from_numpy(targets).to(device)
+
+
 def _mixup(recipe: Recipe):
     if recipe.mixup.alpha <= 0:
         return None
@@ -259,8 +274,8 @@ def train_epochs(t: Training, job: JobHandle) -> str:
     if t.device.type == "cuda":  # the whole uint8 cache on the device; augmentation happens there too
         images, labels = images.to(t.device), labels.to(t.device)
     for epoch in range(t.progress["epoch"], t.recipe.epochs):
-        stats = _train_epoch(t, epoch, engine.EpochData(images, labels, _epoch_order(t, epoch), t.recipe.batch_size, g),
-                             job)
+        stats = _train_epoch(t, epoch, engine.EpochData(images, labels, _epoch_order(t, epoch), t.recipe.batch_size, g,
+                                                        t.targets), job)
         if job.should_stop():
             t.log("stopping: SIGTERM received")
             _save_checkpoint(t)
@@ -306,7 +321,7 @@ def _train_epoch(t: Training, epoch: int, epoch_data: engine.EpochData, job: Job
 def _validate(t: Training) -> dict:
     val = t.splits["val"]
     probs = models.predict(t.eval_model, val.images, t.step.mean, t.step.std, t.device,
-                           channels_last=t.recipe.channels_last, amp_dtype=t.step.amp_dtype)
+                           channels_last=t.recipe.channels_last, flip=t.recipe.tta_flip, amp_dtype=t.step.amp_dtype)
     return metrics.summary(val.labels, probs)
 
 
@@ -376,6 +391,7 @@ def _model_meta(recipe: Recipe, mean: list[float], std: list[float]) -> dict:
         "architecture": m.backbone, "classes": list(CLASSES), "input_size": m.input_size,
         "channels": m.channels, "dropout": m.dropout,
         "normalisation": {"mean": mean, "std": std, "scale": "uint8 / 255, then (x - mean) / std"},
+        "tta": {"flip": recipe.tta_flip},
         "face": face,
         "data": {"dataset": recipe.dataset, "manifest_hash": arrays.manifest_hash(recipe.dataset),
                  "splits": info.get("splits"), "sources": {k: v["format"] for k, v in info["sources"].items()}},

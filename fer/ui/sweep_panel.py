@@ -21,24 +21,24 @@ def _range_inputs(key: str, info: dict) -> str | None:
     default_dist = "loguniform" if rng and rng[2] else dists[0]
     c = st.columns([2, 2, 2, 3])
     c[0].markdown(f"`{key}`", help=f"{info['meaning']}. Default: {info['default']!r}.")
-    dist = c[1].selectbox("distribution", dists, index=dists.index(default_dist), key=f"sweep-dist-{key}",
+    dist = c[1].selectbox(f"{key}: distribution", dists, index=dists.index(default_dist), key=f"sweep-dist-{key}",
                           label_visibility="collapsed")
     if dist == "choice":
         options = info["choices"] or ([info["default"]] if info["default"] is not None else [])
         if info["choices"]:
-            picked = c[2].multiselect("values", options, default=options, key=f"sweep-choice-{key}",
+            picked = c[2].multiselect(f"{key}: values", options, default=options, key=f"sweep-choice-{key}",
                                       label_visibility="collapsed")
         else:
-            text = c[2].text_input("values (comma-separated)", ",".join(map(str, options)), key=f"sweep-text-{key}",
+            text = c[2].text_input(f"{key}: values (comma-separated)", ",".join(map(str, options)), key=f"sweep-text-{key}",
                                    label_visibility="collapsed")
             picked = [v.strip() for v in text.split(",") if v.strip()]
         return f"{key}=choice:" + ",".join(str(v).lower() if isinstance(v, bool) else str(v) for v in picked)
     whole = dist == "int"
     low_default, high_default = (rng[0], rng[1]) if rng else (0, 1)
     cast = int if whole else float
-    low = c[2].number_input("low", value=cast(low_default), key=f"sweep-low-{key}-{dist}", format=None if whole else "%g",
+    low = c[2].number_input(f"{key}: low", value=cast(low_default), key=f"sweep-low-{key}-{dist}", format=None if whole else "%g",
                             label_visibility="collapsed")
-    high = c[3].number_input("high", value=cast(high_default), key=f"sweep-high-{key}-{dist}",
+    high = c[3].number_input(f"{key}: high", value=cast(high_default), key=f"sweep-high-{key}-{dist}",
                              format=None if whole else "%g", label_visibility="collapsed")
     return f"{key}={dist}:{low!r}:{high!r}"
 
@@ -50,8 +50,8 @@ def _form() -> None:
         return
     presets = space.presets()
     top = st.columns([2, 2, 2])
-    dataset = top[0].selectbox("Dataset", datasets, key="sweep-dataset")
-    preset = top[1].selectbox("Preset", list(presets), index=list(presets).index("smoke") if "smoke" in presets else 0,
+    dataset = top[0].selectbox("Dataset to sweep on", datasets, key="sweep-dataset")
+    preset = top[1].selectbox("Preset of every trial", list(presets), index=list(presets).index("smoke") if "smoke" in presets else 0,
                               key="sweep-preset", help="every trial starts from this preset")
     name = top[2].text_input("Study name", "", key="sweep-name", placeholder="sweep-<time>",
                              help="letters, digits, . _ -; an existing study of that name gets more trials")
