@@ -7,9 +7,11 @@ import pandas as pd
 import streamlit as st
 
 from fer import settings
+from fer.ui import access
 
 st.set_page_config(page_title="Settings · FER Studio", layout="wide")
 st.title("Settings")
+access.sign_in_panel()
 
 try:
     s = settings.load()
@@ -23,6 +25,8 @@ st.dataframe(pd.DataFrame([{"setting": k, "value": str(getattr(s, k)), "from": s
 overridden = [f"{k} ({s.origin[k]})" for k in settings.KEYS if s.origin.get(k, "").startswith("FER_")]
 if overridden:
     st.warning("Set by environment variables, which win over this file: " + ", ".join(overridden))
+if not access.require_admin("change the settings"):
+    st.stop()  # the table above is the read-only view
 
 with st.form("settings"):
     roots = st.text_area("Import roots (one per line)", "\n".join(s.import_roots),
@@ -60,7 +64,7 @@ with st.form("settings"):
     if backend == "ray" and not settings.ray_installed():
         st.warning("Ray is not installed here: `pip install 'fer-studio[ray]'` (or `pip install -r "
                    "requirements-ray.txt`) enables the ray backend.")
-    if st.form_submit_button("Save settings", type="primary"):
+    if st.form_submit_button("Save settings", type="primary") and access.require_admin("change the settings"):
         try:
             new = settings.Settings(import_roots=[r.strip() for r in roots.splitlines() if r.strip()],
                                     device=device.strip(), max_jobs=int(max_jobs), ice_servers=json.loads(ice or "[]"),

@@ -10,12 +10,13 @@ from fer.data.align import CROP_SIDE, preview_image
 from fer.draw import detections
 from fer.images import ImageError, load_rgb
 from fer.labels import CLASSES
-from fer.ui import charts, params
+from fer.ui import access, charts, params
 from fer.ui.run_panel import follow_jobs
 from fer.ui.data import alignment_preview, explore, manifest, thumbnail
 
 st.set_page_config(page_title="Dataset · FER Studio", layout="wide")
 st.title("Dataset")
+access.sign_in_panel()
 datasets = names()
 import_tab, explore_tab, faces_tab, manage_tab = st.tabs(["Import", "Explore", "Faces", "Manage"])
 
@@ -198,10 +199,11 @@ with manage_tab:
     use = stats.disk_use()
     st.dataframe(use, hide_index=True, width="stretch")
     st.caption(f"Store: {store.disk_usage(store.root()) / 2**20:,.1f} MiB in {store.root()}")
+    locked = not access.require_admin("rename, re-import or delete datasets")
     c = st.columns(3)
     with c[0]:
-        new = st.text_input("New name", value=chosen, key="rename")
-        if st.button("Rename"):
+        new = st.text_input("New name", value=chosen, key="rename", disabled=locked)
+        if st.button("Rename", disabled=locked) and access.can_change():
             try:
                 lifecycle.rename(chosen, new)
                 st.query_params["dataset"] = new
@@ -209,15 +211,17 @@ with manage_tab:
             except (DatasetError, ValueError, OSError) as e:
                 st.error(str(e))
     with c[1]:
-        if st.button("Re-import", help="the same sources, formats, mapping and seed, as a job; decisions are kept"):
+        if st.button("Re-import", help="the same sources, formats, mapping and seed, as a job; decisions are kept",
+                     disabled=locked) and access.can_change():
             try:
                 importing.reimport(chosen)
                 st.success("Re-import queued.")
             except (DatasetError, SourceError, ValueError) as e:
                 st.error(str(e))
     with c[2]:
-        sure = st.checkbox(f"Yes, delete {chosen} (its manifest, crops and decisions; sources outside the store stay)")
-        if st.button("Delete", disabled=not sure):
+        sure = st.checkbox(f"Yes, delete {chosen} (its manifest, crops and decisions; sources outside the store stay)",
+                           disabled=locked)
+        if st.button("Delete", disabled=locked or not sure) and sure and access.can_change():
             lifecycle.delete(chosen)
             st.rerun()
 

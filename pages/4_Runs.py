@@ -4,7 +4,7 @@ import streamlit as st
 
 from fer import catalog, runs, store
 from fer.store import Run, StoreError
-from fer.ui import params
+from fer.ui import access, params
 from fer.ui.charts import training_curves
 from fer.ui.models_view import models_view, when
 from fer.ui.run_panel import follow_jobs, training_lines
@@ -12,6 +12,7 @@ from fer.ui.study_view import study_view
 
 st.set_page_config(page_title="Runs · FER Studio", layout="wide")
 st.title("Runs")
+access.sign_in_panel()
 
 follow_jobs(("train",), "runs", show=training_lines)  # the tables below rerun when a training ends
 
@@ -46,19 +47,19 @@ def compare(picked: list[str], names: dict) -> None:
     st.download_button("Download the summary (CSV)", summary.to_csv(index=False), "runs_summary.csv", "text/csv")
 
 
-def rename_and_delete(r: str, name: str) -> None:
+def rename_and_delete(r: str, name: str, locked: bool) -> None:
     c = st.columns(2)
     with c[0]:
-        new_name = st.text_input("Display name of the run", value=name, key=f"name-{r}")
-        if st.button("Rename", key=f"rename-{r}"):
+        new_name = st.text_input("Display name of the run", value=name, key=f"name-{r}", disabled=locked)
+        if st.button("Rename", key=f"rename-{r}", disabled=locked) and access.can_change():
             try:
                 Run.open(r).set_name(new_name)
                 st.rerun()
             except StoreError as e:
                 st.error(str(e))
     with c[1]:
-        sure = st.checkbox("Yes, delete this run and its weights", key=f"sure-{r}")
-        if st.button("Delete", key=f"delete-{r}", disabled=not sure):
+        sure = st.checkbox("Yes, delete this run and its weights", key=f"sure-{r}", disabled=locked)
+        if st.button("Delete", key=f"delete-{r}", disabled=locked or not sure) and sure and access.can_change():
             try:
                 Run.open(r).delete()
                 st.rerun()
@@ -78,6 +79,8 @@ def _figures(title: str, d: dict) -> None:
 
 def _promote(r: str) -> None:
     """Button callback: promote, then start the form afresh (an empty name, no confirmation)."""
+    if not access.can_change():
+        return
     name = st.session_state[f"model-{r}"].strip()
     try:
         v = store.promote(r, name)
@@ -89,7 +92,7 @@ def _promote(r: str) -> None:
     st.session_state.pop(f"replace-{r}", None)
 
 
-def promote(r: str) -> None:
+def promote(r: str, locked: bool) -> None:
     """A name for the run; an existing name shows the version it would replace beside this run and
     asks to confirm."""
     st.subheader("Promote to a named model")
@@ -101,7 +104,7 @@ def promote(r: str) -> None:
                          query_params={"view": "Models"})
     existing = [row["name"] for row in catalog.rows()]
     name = st.text_input("Model name", key=f"model-{r}", placeholder="a new name, or one of: "
-                         + ", ".join(dict.fromkeys(existing)),
+                         + ", ".join(dict.fromkeys(existing)), disabled=locked,
                          help="'default' is the model Predict, Explain and Live start with. Promoting adds a "
                               "version of the name; the version it replaces stays and can be restored.").strip()
     if not name:
@@ -115,16 +118,17 @@ def promote(r: str) -> None:
     replaced = check["replaced"]
     if replaced is None:
         st.caption(f"{name!r} is a new model: this run becomes {check['new_version']}.")
-        st.button(f"Promote to {name}", key=f"promote-{r}", type="primary", on_click=_promote, args=(r,))
+        st.button(f"Promote to {name}", key=f"promote-{r}", type="primary", disabled=locked, on_click=_promote,
+                  args=(r,))
         return
     c = st.columns(2)
     with c[0], st.container(border=True):
         _figures(f"**Now current: {replaced['ref']}** (will be replaced, and kept as an earlier version)", replaced)
     with c[1], st.container(border=True):
         _figures(f"**This run, as {check['new_version']}**", check["incoming"])
-    sure = st.checkbox(f"Yes, replace {replaced['ref']} as the current {name}", key=f"replace-{r}")
-    st.button(f"Promote and replace {replaced['ref']}", key=f"promote-{r}", type="primary", disabled=not sure,
-              on_click=_promote, args=(r,))
+    sure = st.checkbox(f"Yes, replace {replaced['ref']} as the current {name}", key=f"replace-{r}", disabled=locked)
+    st.button(f"Promote and replace {replaced['ref']}", key=f"promote-{r}", type="primary",
+              disabled=locked or not sure, on_click=_promote, args=(r,))
 
 
 def runs_view() -> None:
@@ -147,9 +151,10 @@ def runs_view() -> None:
         return
     r = picked[0]
     st.subheader(f"Manage {names[r]}")
-    rename_and_delete(r, names[r])
+    locked = not access.require_admin("rename, promote or delete runs")
+    rename_and_delete(r, names[r], locked)
     if Run.open(r).has_weights:
-        promote(r)
+        promote(r, locked)
     else:
         st.caption("This run has no weights yet: it can be promoted once it has finished an epoch.")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from fer.store import ModelVersion, check_name, layout
+from fer.ui import access
 
 RUNTIMES = {"PyTorch": "torch", "onnxruntime (CPU)": "onnx"}
 
@@ -56,15 +57,16 @@ def export_buttons(version: ModelVersion, key: str = "export") -> None:
                                "application/zip", key=f"{key}-zip-dl-{version.ref}")
 
 
-def import_form(key: str = "import") -> ModelVersion | None:
-    """Upload a model zip and add it as a new version of a name; the version made, or None."""
+def import_form(key: str = "import", locked: bool = False) -> ModelVersion | None:
+    """Upload a model zip and add it as a new version of a name; the version made, or None.
+    ``locked``: drawn disabled (this session may not change what a name serves, ``fer.ui.access``)."""
     with st.form(key, clear_on_submit=False):
         upload = st.file_uploader(f"A model zip ({layout.WEIGHTS} + {layout.MODEL_META}, as the app exports it)", type=["zip"],
-                                  key=f"{key}-file")
+                                  key=f"{key}-file", disabled=locked)
         name = st.text_input("Model name", key=f"{key}-name", help="the import adds a version to this name and makes "
-                             "it current, as a promotion does")
-        submitted = st.form_submit_button("Import")
-    if not submitted:
+                             "it current, as a promotion does", disabled=locked)
+        submitted = st.form_submit_button("Import", disabled=locked)
+    if not submitted or not access.can_change():
         return None
     if upload is None:
         st.warning("Choose a model zip first.")

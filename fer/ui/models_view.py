@@ -15,6 +15,7 @@ import streamlit as st
 from fer import catalog
 from fer.store import DEFAULT, SHIPPED_VERSION, Model, StoreError, resolve_model
 from fer.ui.model_io import export_buttons, import_form
+from fer.ui import access
 
 COLUMNS = [1.3, 2.5, 1.6, 0.9, 0.9, 1.3, 2.1]
 
@@ -31,6 +32,8 @@ def when(iso: str | None) -> str:
 
 def _restore(name: str, version: str | None) -> None:
     """Button callback: make ``version`` of ``name`` current (None: the previous one)."""
+    if not access.can_change():
+        return
     try:
         v = Model.open(name).restore(version)
     except StoreError as e:
@@ -39,16 +42,17 @@ def _restore(name: str, version: str | None) -> None:
     st.session_state["models-message"] = ("success", f"{v.ref} is now the current {name}.")
 
 
-def version_actions(row: dict) -> None:
+def version_actions(row: dict, locked: bool) -> None:
     """The buttons of one version: make it current (unless it is), open its figures."""
     if not row["current"]:
         label = "Restore the shipped default" if row["version"] == SHIPPED_VERSION else "Make current"
         st.button(label, key=f"restore-{row['ref']}", on_click=_restore, args=(row["name"], row["version"]),
+                  disabled=locked,
                   help=f"{row['ref']} becomes the current {row['name']}; the version in use now stays listed")
     st.page_link("pages/5_Evaluate.py", label="Evaluate", query_params={"model": row["ref"]})
 
 
-def _version_row(row: dict) -> None:
+def _version_row(row: dict, locked: bool) -> None:
     c = st.columns(COLUMNS, vertical_alignment="center")
     c[0].markdown(f"**{row['version']}**" + (" :green-badge[current]" if row["current"] else ""))
     c[1].markdown("shipped with FER Studio" if row["kind"] == "shipped" else
@@ -58,10 +62,10 @@ def _version_row(row: dict) -> None:
     c[4].markdown(_pct(row["leak_free_accuracy"]))
     c[5].markdown(f"`{row['sha256'][:10]}`", help=row["sha256"])
     with c[6]:
-        version_actions(row)
+        version_actions(row, locked)
 
 
-def model_card(name: str, versions: list[dict]) -> None:
+def model_card(name: str, versions: list[dict], locked: bool) -> None:
     """One named model: its versions, newest first, and its one-click restores."""
     current = next((r for r in versions if r["current"]), None)
     with st.container(border=True):
@@ -74,11 +78,11 @@ def model_card(name: str, versions: list[dict]) -> None:
         for col, title in zip(head, ("version", "source", "created", "test acc.", "leak-free acc.", "weights sha256", "")):
             col.caption(title)
         for row in reversed(versions):
-            _version_row(row)
+            _version_row(row, locked)
         previous = Model.open(name).previous_id()
         if previous is not None:
             st.button(f"Restore the previous version ({previous})", key=f"restore-previous-{name}",
-                      on_click=_restore, args=(name, None))
+                      on_click=_restore, args=(name, None), disabled=locked)
         if current is not None:
             with st.expander(f"Export {current['ref']} (ONNX, model zip)"):
                 export_buttons(resolve_model(current["ref"], allow_paths=False), key=f"export-{name}")
@@ -89,8 +93,9 @@ def models_view() -> None:
     message = st.session_state.pop("models-message", None)
     if message:
         (st.success if message[0] == "success" else st.error)(message[1])
+    locked = not access.require_admin("import or restore a model version")  # either changes what a name serves
     with st.expander("Import a model zip"):
-        import_form("models-import")  # before the list below, so that an import is listed at once
+        import_form("models-import", locked)  # before the list below, so that an import is listed at once
     rows = catalog.rows()
     if not rows:
         st.info("No model yet: promote a finished run on the Runs tab, or import a model zip above.")
@@ -98,4 +103,4 @@ def models_view() -> None:
     st.caption("Every promotion adds a version; nothing is replaced or deleted. Leak-free accuracy: on the test "
                "images without a byte-identical or near copy in the training split.")
     for name in dict.fromkeys(r["name"] for r in rows):
-        model_card(name, [r for r in rows if r["name"] == name])
+        model_card(name, [r for r in rows if r["name"] == name], locked)
