@@ -24,6 +24,20 @@ def store(tmp_path, monkeypatch):
     return root
 
 
+@pytest.fixture(autouse=True)
+def local_server(monkeypatch):
+    """Every test starts as the shipped config runs the app: on localhost, no sign-in set up
+    (tests/test_access.py changes both), whatever the caller's folder or environment."""
+    from streamlit import config
+
+    for var in ("FER_ADMIN_PASSWORD", "FER_ADMINS", "FER_REQUIRE_SIGN_IN"):
+        monkeypatch.delenv(var, raising=False)
+    before = config.get_option("server.address")
+    config.set_option("server.address", "localhost")
+    yield
+    config.set_option("server.address", before)
+
+
 def shared_file(name: str) -> Path:
     path = SHARED_DATA / name
     if not path.exists():

@@ -1,0 +1,259 @@
+"""Who may change what: on localhost everything is writable; beyond it, the settings and the
+deletions (datasets, runs, promotions) are read-only until the session signs in, with a password
+(FER_ADMIN_PASSWORD or the secrets file) or Streamlit's OIDC when ``[auth]`` is configured."""
+import pytest
+from streamlit import config
+from streamlit.testing.v1 import AppTest
+
+from fer import settings
+from fer.data import import_dataset
+from fer.store import Run, resolve_model
+from fer.ui import access
+
+import builders as b
+from builders import REPO
+from test_model_versions import fake_run
+
+SETTINGS = str(REPO / "pages" / "10_Settings.py")
+DATASET = str(REPO / "pages" / "1_Dataset.py")
+RUNS = str(REPO / "pages" / "4_Runs.py")
+PASSWORD = "correct horse battery staple"
+AUTH = {"redirect_uri": "http://fer.example.org/oauth2callback", "cookie_secret": "not a secret, a test",
+        "client_id": "fer-studio", "client_secret": "test",
+        "server_metadata_url": "https://id.example.org/.well-known/openid-configuration"}
+
+
+@pytest.fixture
+def listen():
+    """``listen("0.0.0.0")``: the server's bind address as Streamlit's config holds it (conftest's
+    ``local_server`` puts it back)."""
+    return lambda address: config.set_option("server.address", address)
+
+
+@pytest.fixture(autouse=True)
+def no_wait(monkeypatch):
+    monkeypatch.setattr(access, "FAIL_DELAY_S", 0.0)  # a wrong password's delay is not what is tested
+
+
+def messages(at) -> str:
+    return " ".join(m.value for m in [*at.info, *at.error, *at.warning, *at.caption])
+
+
+def sign_in(at, password):
+    at.sidebar.text_input(key="fer-password").set_value(password)
+    next(bt for bt in at.sidebar.button if bt.label == "Sign in").click()
+    return at.run()
+
+
+def forged(widget):
+    """What a hostile client can send: a value for a widget the page drew disabled."""
+    widget.proto.disabled = False
+    return widget
+
+
+@pytest.mark.parametrize("address, local", [
+    ("localhost", True), ("127.0.0.1", True), ("127.1.2.3", True), ("::1", True), ("[::1]", True),
+    ("LOCALHOST.", True), ("0.0.0.0", False), ("::", False), ("", False), (None, False),
+    ("192.168.1.20", False), ("fer.example.org", False)])
+def test_what_counts_as_localhost(address, local):
+    assert access.is_loopback(address) is local
+
+
+def test_the_shipped_server_config_listens_on_localhost():
+    text = (REPO / ".streamlit" / "config.toml").read_text()
+    assert 'address = "localhost"' in text
+
+
+# -- Settings ---------------------------------------------------------------------------------------
+def test_settings_on_localhost_are_writable_without_signing_in(store, listen):
+    listen("localhost")
+    at = AppTest.from_file(SETTINGS, default_timeout=30).run()
+    assert not at.exception and not at.sidebar.button and not at.info
+    at.number_input[0].set_value(3)  # jobs at once
+    at.button[0].click().run()
+    assert "Saved to" in at.success[0].value and settings.load().max_jobs == 3
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", None, "192.168.1.20"])
+def test_settings_beyond_localhost_with_no_sign_in_set_up_are_read_only(store, listen, address):
+    listen(address)
+    at = AppTest.from_file(SETTINGS, default_timeout=30).run()
+    assert not at.exception
+    assert not at.get("form") and not at.button and not at.number_input and not at.text_area
+    assert len(at.info) == 1
+    line = at.info[0].value
+    assert "Read-only" in line and "no sign-in is set up" in line and "FER_ADMIN_PASSWORD" in line
+    assert "\n" not in line
+    assert "max_jobs" in set(at.dataframe[0].value["setting"])  # the values stay visible
+    assert not store.exists()
+
+
+def test_settings_beyond_localhost_unlock_with_the_right_password_only(store, listen, monkeypatch):
+    listen("0.0.0.0")
+    monkeypatch.setenv("FER_ADMIN_PASSWORD", PASSWORD)
+    at = AppTest.from_file(SETTINGS, default_timeout=30).run()
+    assert not at.number_input and "sign in" in at.info[0].value
+    sign_in(at, "correct horse battery stapl")
+    assert not at.exception and "Wrong password." in at.sidebar.error[0].value
+    assert not at.number_input and "Read-only" in at.info[0].value
+    sign_in(at, PASSWORD)
+    assert not at.exception and not at.info
+    assert any("Signed in" in c.value for c in at.sidebar.caption)
+    at.number_input[0].set_value(5)
+    next(bt for bt in at.button if bt.label == "Save settings").click().run()
+    assert "Saved to" in at.success[0].value and settings.load().max_jobs == 5
+    next(bt for bt in at.sidebar.button if bt.label == "Sign out").click().run()
+    assert not at.number_input and "Read-only" in at.info[0].value
+
+
+def test_the_password_may_come_from_the_secrets_file(store, listen):
+    listen("0.0.0.0")
+    at = AppTest.from_file(SETTINGS, default_timeout=30)
+    at.secrets["fer"] = {"admin_password": PASSWORD}
+    at.run()
+    assert not at.number_input
+    sign_in(at, PASSWORD)
+    assert not at.exception and at.number_input
+
+
+def test_with_auth_configured_the_login_button_is_offered(store, listen, monkeypatch):
+    """Streamlit's OIDC (st.login) is not run offline: this checks the page offers it, and reads the
+    signed-in state Streamlit would give it (AppTest's own ``user``)."""
+    listen("0.0.0.0")
+    monkeypatch.setenv("FER_ADMIN_PASSWORD", PASSWORD)  # [auth] wins over the password
+    at = AppTest.from_file(SETTINGS, default_timeout=30)
+    at.secrets["auth"] = AUTH
+    at.run()
+    assert not at.exception and [bt.label for bt in at.sidebar.button] == ["Sign in"]
+    assert not at.sidebar.text_input and not at.number_input and "sign in" in at.info[0].value
+    at.secrets["auth"] = {k: v for k, v in AUTH.items() if k.startswith(("redirect", "cookie"))} | {
+        "google": {k: AUTH[k] for k in ("client_id", "client_secret", "server_metadata_url")}}
+    at.run()
+    assert [bt.label for bt in at.sidebar.button] == ["Sign in with google"]
+
+
+def test_with_auth_a_signed_in_account_unlocks_when_it_is_an_admin(store, listen, monkeypatch):
+    listen("0.0.0.0")
+    at = AppTest.from_file(SETTINGS, default_timeout=30)
+    at.secrets["auth"] = AUTH
+    at.user = {"is_logged_in": True, "email": "ada@example.org"}
+    at.run()
+    assert not at.exception and at.number_input  # no admin list: any signed-in account
+    assert [bt.label for bt in at.sidebar.button] == ["Sign out"]
+    monkeypatch.setenv("FER_ADMINS", "grace@example.org, Ada@Example.org")
+    assert at.run().number_input
+    monkeypatch.setenv("FER_ADMINS", "grace@example.org")
+    at.run()
+    assert not at.number_input and "ada@example.org is not among the admins" in at.info[0].value
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert not at.number_input and [bt.label for bt in at.sidebar.button] == ["Sign in"]
+
+
+def test_require_sign_in_on_localhost_when_asked(store, listen, monkeypatch):
+    listen("localhost")
+    monkeypatch.setenv("FER_REQUIRE_SIGN_IN", "1")  # a reverse proxy in front of a localhost server
+    at = AppTest.from_file(SETTINGS, default_timeout=30).run()
+    assert not at.number_input and "Read-only" in at.info[0].value
+
+
+# -- Dataset: Manage ---------------------------------------------------------------------------------
+@pytest.fixture
+def tiny(store, tmp_path):
+    import_dataset([str(b.fer2013_folders(tmp_path / "fer"))], "tiny", workers=1)
+    return store / "datasets" / "tiny"
+
+
+def delete_dataset(at):
+    at.checkbox[-1].check().run()
+    return next(bt for bt in at.button if bt.label == "Delete").click().run()
+
+
+def test_dataset_delete_on_localhost(tiny, listen):
+    listen("localhost")
+    at = AppTest.from_file(DATASET, default_timeout=60).run()
+    assert not at.exception and not at.info[1:]
+    delete_dataset(at)
+    assert not at.exception and not tiny.exists()
+
+
+def test_dataset_manage_beyond_localhost_is_read_only_and_a_forged_click_deletes_nothing(tiny, listen):
+    listen("0.0.0.0")
+    at = AppTest.from_file(DATASET, default_timeout=60).run()
+    assert not at.exception
+    assert any("no sign-in is set up" in i.value and "rename, re-import or delete datasets" in i.value
+               for i in at.info)
+    buttons = {bt.label: bt for bt in at.button}
+    assert all(buttons[k].disabled for k in ("Rename", "Re-import", "Delete"))
+    assert at.text_input(key="rename").disabled and at.checkbox[-1].disabled
+    forged(at.checkbox[-1]).check()
+    forged(buttons["Delete"]).click().run()
+    assert not at.exception and tiny.exists()
+    forged(at.text_input(key="rename")).set_value("renamed")
+    forged(next(bt for bt in at.button if bt.label == "Rename")).click().run()
+    assert tiny.exists() and not (tiny.parent / "renamed").exists()
+
+
+def test_dataset_delete_beyond_localhost_after_signing_in(tiny, listen, monkeypatch):
+    listen("0.0.0.0")
+    monkeypatch.setenv("FER_ADMIN_PASSWORD", PASSWORD)
+    at = AppTest.from_file(DATASET, default_timeout=60).run()
+    assert next(bt for bt in at.button if bt.label == "Delete").disabled
+    sign_in(at, "wrong")
+    assert next(bt for bt in at.button if bt.label == "Delete").disabled and tiny.exists()
+    sign_in(at, PASSWORD)
+    delete_dataset(at)
+    assert not at.exception and not tiny.exists()
+
+
+# -- Runs: rename, promote, delete -------------------------------------------------------------------
+def runs_page(run_id):
+    at = AppTest.from_file(RUNS, default_timeout=60)
+    at.query_params["run"] = run_id
+    return at.run()
+
+
+def test_runs_on_localhost_rename_promote_and_delete(store, listen):
+    listen("localhost")
+    run = fake_run("first")
+    at = runs_page(run.id)
+    assert not at.exception and not at.info
+    at.text_input(key=f"name-{run.id}").set_value("renamed")
+    at.button(key=f"rename-{run.id}").click().run()
+    assert Run.open(run.id).name == "renamed"
+    at.button(key=f"promote-{run.id}").click().run()
+    assert resolve_model("default").folder == store / "models" / "default" / "versions" / "1"
+    at.checkbox(key=f"sure-{run.id}").check().run()
+    at.button(key=f"delete-{run.id}").click().run()
+    assert not (store / "runs" / run.id).exists()
+
+
+def test_runs_beyond_localhost_are_read_only_and_forged_clicks_change_nothing(store, listen):
+    listen("0.0.0.0")
+    run = fake_run("first")
+    at = runs_page(run.id)
+    assert not at.exception and "rename, promote or delete runs" in at.info[0].value
+    for key in ("rename", "promote", "delete"):
+        assert at.button(key=f"{key}-{run.id}").disabled
+    forged(at.button(key=f"promote-{run.id}")).click().run()
+    assert not (store / "models").exists() and resolve_model("default").ref == "default@shipped"
+    forged(at.checkbox(key=f"sure-{run.id}")).check()
+    forged(at.button(key=f"delete-{run.id}")).click().run()
+    assert (store / "runs" / run.id).exists()
+    forged(at.text_input(key=f"name-{run.id}")).set_value("renamed")
+    forged(at.button(key=f"rename-{run.id}")).click().run()
+    assert not at.exception and Run.open(run.id).name == "first"
+
+
+def test_runs_beyond_localhost_promote_and_delete_after_signing_in(store, listen, monkeypatch):
+    listen("0.0.0.0")
+    monkeypatch.setenv("FER_ADMIN_PASSWORD", PASSWORD)
+    run = fake_run("first")
+    at = runs_page(run.id)
+    sign_in(at, PASSWORD)
+    assert not at.button(key=f"promote-{run.id}").disabled
+    at.button(key=f"promote-{run.id}").click().run()
+    assert resolve_model("default").folder == store / "models" / "default" / "versions" / "1"
+    at.checkbox(key=f"sure-{run.id}").check().run()
+    at.button(key=f"delete-{run.id}").click().run()
+    assert not (store / "runs" / run.id).exists()
