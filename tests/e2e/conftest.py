@@ -65,21 +65,22 @@ def _healthy(url: str) -> bool:
 
 @pytest.fixture
 def app_server(tmp_path):
-    """Factory: `app_server(store_dir)` starts the app on that store and returns its base URL.
+    """Factory: `app_server(store_dir)` starts the app on that store and returns its base URL
+    (`address`: what it listens on; `env`: more environment; `args`: more `streamlit run` options).
     Every server started is stopped (its whole process group) at teardown."""
     procs = []
 
-    def start(store_dir) -> str:
+    def start(store_dir, address="127.0.0.1", env=None, args=()) -> str:
         port = _free_port()
         env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "HF_HUB_OFFLINE": "1",
-               "FER_ARTIFACTS": str(store_dir)}
+               "FER_ARTIFACTS": str(store_dir), **(env or {})}
         log = tmp_path / f"streamlit-{port}.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true",
-                 "--server.port", str(port), "--server.address", "127.0.0.1",
+                 "--server.port", str(port), "--server.address", address,
                  # No reloads needed, and watching the repo (with .venv) overflows inotify.
-                 "--server.fileWatcherType", "none"],
+                 "--server.fileWatcherType", "none", *args],
                 cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
                 start_new_session=True,  # own process group, so teardown can kill it all
             )
