@@ -7,12 +7,13 @@ from fer.data import names as dataset_names
 from fer.training import config as C
 from fer.training.launch import launch, presets
 from fer.training.trainer import pick_device
-from fer.ui import costs
+from fer.ui import access, costs
 from fer.ui.run_panel import follow_jobs, run_panels
 from fer.ui.sweep_panel import sweep_panel
 
 st.set_page_config(page_title="Train · FER Studio", layout="wide")
 st.title("Train")
+access.sign_in_panel()
 QUICK = "quick"  # preselected: a first model in minutes on a CPU
 SECTIONS = {"run": ("name", "seed", "epochs", "batch_size", "amp", "channels_last", "eval_splits"),
             "model": "model.", "optimizer": "optimizer.", "schedule": "schedule.",
@@ -74,6 +75,10 @@ def options(base: dict, prefix: str) -> tuple[dict, dict]:
 def problems(cfg: dict) -> dict[str, str]:
     """What the config's own checks refuse, and a backbone nobody can build."""
     found = C.problems(cfg)
+    try:  # beyond localhost, a file of the server only inside the import roots (fer/ui/access.py)
+        access.check_path("model.weights", C.get_key(cfg, "model.weights"))
+    except ValueError as e:
+        found.setdefault("model.weights", str(e))
     backbone = C.get_key(cfg, "model.backbone")
     if not backbone or not models.known(str(backbone)):
         found.setdefault("model.backbone", f"model.backbone={backbone!r}: unknown; use a timm model name "
@@ -110,7 +115,8 @@ def choose() -> tuple[str, str, dict, str, str, str | None] | None:
 def launch_button(cfg: dict, device: str, refused: dict, device_error: str | None) -> None:
     if refused or device_error:
         st.error(f"Not ready: {len(refused) + bool(device_error)} option(s) refused, each said next to it above.")
-    if st.button("Train", type="primary", disabled=bool(refused or device_error), key="train"):
+    if st.button("Train", type="primary", disabled=bool(refused or device_error), key="train") \
+            and not (refused or device_error):
         try:
             folder = launch(cfg, device=None if device == "auto" else device)
         except (C.ConfigError, ValueError) as e:

@@ -17,6 +17,7 @@ from test_model_versions import fake_run
 SETTINGS = str(REPO / "pages" / "10_Settings.py")
 DATASET = str(REPO / "pages" / "1_Dataset.py")
 RUNS = str(REPO / "pages" / "4_Runs.py")
+TRAIN = str(REPO / "pages" / "3_Train.py")
 PASSWORD = "correct horse battery staple"
 AUTH = {"redirect_uri": "http://fer.example.org/oauth2callback", "cookie_secret": "not a secret, a test",
         "client_id": "fer-studio", "client_secret": "test",
@@ -257,3 +258,50 @@ def test_runs_beyond_localhost_promote_and_delete_after_signing_in(store, listen
     at.checkbox(key=f"sure-{run.id}").check().run()
     at.button(key=f"delete-{run.id}").click().run()
     assert not (store / "runs" / run.id).exists()
+
+
+# -- Train: a file on the server named by model.weights -----------------------------------------------
+@pytest.fixture
+def queued(monkeypatch):
+    """The runs the Train page queues, recorded instead of started (the check comes before)."""
+    from fer import jobs
+
+    runs = []
+    monkeypatch.setattr(jobs, "submit", lambda kind, args, device=None: runs.append(args["run"]) or REPO)
+    return runs
+
+
+def train_with_weights(path):
+    at = AppTest.from_file(TRAIN, default_timeout=60).run()
+    at.selectbox[1].set_value("smoke").run()
+    at.text_input(key="smoke:model.weights").set_value(str(path))
+    next(bt for bt in at.button if bt.label == "Train").click().run()
+    return at
+
+
+def test_beyond_localhost_training_may_name_weights_only_inside_the_import_roots(tiny, listen, queued, tmp_path,
+                                                                               monkeypatch):
+    listen("0.0.0.0")
+    roots, elsewhere = tmp_path / "roots", tmp_path / "elsewhere"
+    monkeypatch.setenv("FER_IMPORT_ROOTS", str(roots))
+    for folder in (roots, elsewhere):
+        b.write(folder / "w.safetensors", b"not weights: the job would refuse it, the page only judges the path")
+    at = train_with_weights(elsewhere / "w.safetensors")
+    assert not at.exception and "outside the import roots" in at.error[0].value and not queued
+    assert not (tiny.parent.parent / "runs").exists()
+    at = train_with_weights(roots / "w.safetensors")
+    assert not at.exception and not at.error and len(queued) == 1
+    monkeypatch.setenv("FER_ADMIN_PASSWORD", PASSWORD)
+    at = AppTest.from_file(TRAIN, default_timeout=60).run()
+    sign_in(at, PASSWORD)
+    at.selectbox[1].set_value("smoke").run()
+    at.text_input(key="smoke:model.weights").set_value(str(elsewhere / "w.safetensors"))
+    next(bt for bt in at.button if bt.label == "Train").click().run()
+    assert not at.exception and not at.error and len(queued) == 2  # signed in: anywhere, as on localhost
+
+
+def test_on_localhost_training_may_name_weights_anywhere(tiny, listen, queued, tmp_path, monkeypatch):
+    listen("localhost")
+    monkeypatch.setenv("FER_IMPORT_ROOTS", str(tmp_path / "roots"))
+    at = train_with_weights(b.write(tmp_path / "elsewhere" / "w.safetensors", b"x"))
+    assert not at.exception and not at.error and len(queued) == 1

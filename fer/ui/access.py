@@ -7,7 +7,8 @@ takes as every interface) the changes that widen access or destroy work are read
 session signs in: the settings (import roots, jobs at once, ICE servers, jobs backend, limits …),
 renaming, re-importing or deleting datasets, renaming or deleting runs, promoting or restoring
 model versions. Viewing, predicting, importing (inside the import roots), training, evaluating and
-reviewing quality stay open to everyone who reaches the page.
+reviewing quality stay open to everyone who reaches the page; a file a training names
+(``model.weights``) must then lie inside the import roots or the store, as an import's.
 
 Signing in is Streamlit's own OIDC (``st.login``) when ``[auth]`` is in ``.streamlit/secrets.toml``
 (then only the e-mail addresses in ``FER_ADMINS`` / ``[fer] admins`` count, when that list is
@@ -25,8 +26,11 @@ import ipaddress
 import os
 import threading
 import time
+from pathlib import Path
 
 import streamlit as st
+
+from fer import settings, store
 
 ENV_PASSWORD = "FER_ADMIN_PASSWORD"
 ENV_ADMINS = "FER_ADMINS"  # comma-separated e-mail addresses that count as admins under OIDC
@@ -146,6 +150,22 @@ def reason(what: str) -> str:
             return (f"Read-only: {email or 'this account'} is not among the admins ({ENV_ADMINS}), "
                     f"so it may not {what} ({_where()}).")
     return f"Read-only until you sign in (sidebar): {_where()}, and only a signed-in user may {what}."
+
+
+def check_path(key: str, path: str | None) -> None:
+    """Raise ``ValueError`` when this session may not name ``path``, a file on the server (a
+    training's ``model.weights``): beyond localhost and not signed in, only inside the import roots or
+    the store, as for imports."""
+    if not path or can_change():
+        return
+    target = Path(path).expanduser().resolve()
+    try:
+        inside = settings.within_import_roots(target)
+    except ValueError:  # broken settings: judged by the store alone
+        inside = False
+    if not (inside or target.is_relative_to(store.root().resolve())):
+        raise ValueError(f"{key}: {path} lies outside the import roots; {_where()}, and only a signed-in user "
+                         "may name a file elsewhere on the server")
 
 
 def require_admin(what: str) -> bool:
