@@ -9,7 +9,7 @@ import streamlit as st
 from fer import store
 from fer.store import RunError
 from fer.sweeps import studies
-from fer.ui import charts, params
+from fer.ui import access, charts, params
 
 
 def _names() -> list[str]:
@@ -39,10 +39,11 @@ def _figures(study, complete: int) -> None:
 
 
 def _promote(best: dict) -> None:
+    locked = not access.require_admin("promote a model")
     c = st.columns([2, 1])
-    target = c[0].text_input("Model name", value="default", key="study-promote-name",
+    target = c[0].text_input("Model name", value="default", key="study-promote-name", disabled=locked,
                              help="the best trial's run becomes a new version of this model")
-    if c[1].button("Promote best", key="study-promote"):
+    if c[1].button("Promote best", key="study-promote", disabled=locked) and access.can_change():
         try:
             version = store.promote(best["run"], target)
             st.success(f"Promoted: {version.ref} is now the current {version.name} (run {best['run']})")
