@@ -5,10 +5,11 @@ On localhost (Streamlit's ``server.address`` is ``localhost``, ``127.0.0.1`` or 
 has this machine. Otherwise (``0.0.0.0``, a LAN address, or no address at all, which Streamlit
 takes as every interface) the changes that widen access or destroy work are read-only until the
 session signs in: the settings (import roots, jobs at once, ICE servers, jobs backend, limits …),
-renaming, re-importing or deleting datasets, renaming or deleting runs, promoting or restoring
-model versions. Viewing, predicting, importing (inside the import roots), training, evaluating and
-reviewing quality stay open to everyone who reaches the page; a file a training names
-(``model.weights``) must then lie inside the import roots or the store, as an import's.
+renaming, re-importing or deleting datasets, renaming or deleting runs, promoting a run to a
+model name and restoring a model version. Viewing, predicting, importing (inside the import
+roots), training, evaluating and reviewing quality stay open to everyone who reaches the page; a
+file a training names (``model.weights``) must then lie inside the import roots or the store, as
+an import's.
 
 Signing in is Streamlit's own OIDC (``st.login``) when ``[auth]`` is in ``.streamlit/secrets.toml``
 (then only the e-mail addresses in ``FER_ADMINS`` / ``[fer] admins`` count, when that list is
