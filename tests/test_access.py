@@ -7,16 +7,15 @@ from streamlit.testing.v1 import AppTest
 
 from fer import settings
 from fer.data import import_dataset
-from fer.store import Run, resolve_model
+from fer.store import Model, Run, promote
 from fer.ui import access
 
 import builders as b
-from builders import REPO
+from builders import REPO, app_page
 from test_model_versions import fake_run
 
 SETTINGS = str(REPO / "pages" / "10_Settings.py")
 DATASET = str(REPO / "pages" / "1_Dataset.py")
-RUNS = str(REPO / "pages" / "4_Runs.py")
 TRAIN = str(REPO / "pages" / "3_Train.py")
 PASSWORD = "correct horse battery staple"
 AUTH = {"redirect_uri": "http://fer.example.org/oauth2callback", "cookie_secret": "not a secret, a test",
@@ -207,11 +206,25 @@ def test_dataset_delete_beyond_localhost_after_signing_in(tiny, listen, monkeypa
     assert not at.exception and not tiny.exists()
 
 
-# -- Runs: rename, promote, delete -------------------------------------------------------------------
+# -- Runs: rename, promote, delete; Models: restore ------------------------------------------------
 def runs_page(run_id):
-    at = AppTest.from_file(RUNS, default_timeout=60)
-    at.query_params["run"] = run_id
-    return at.run()
+    return app_page("4_Runs", {"run": run_id}, timeout=60).run()
+
+
+def models_tab():
+    return app_page("4_Runs", {"view": "Models"}, timeout=60).run()
+
+
+def promote_as(at, run_id, name):
+    at.text_input(key=f"model-{run_id}").set_value(name).run()
+    return at.button(key=f"promote-{run_id}").click().run()
+
+
+def two_versions():
+    a, c = fake_run("first", seed=1), fake_run("second", seed=2)
+    promote(a.id, "best")
+    promote(c.id, "best")
+    return Model.open("best")
 
 
 def test_runs_on_localhost_rename_promote_and_delete(store, listen):
@@ -222,8 +235,8 @@ def test_runs_on_localhost_rename_promote_and_delete(store, listen):
     at.text_input(key=f"name-{run.id}").set_value("renamed")
     at.button(key=f"rename-{run.id}").click().run()
     assert Run.open(run.id).name == "renamed"
-    at.button(key=f"promote-{run.id}").click().run()
-    assert resolve_model("default").folder == store / "models" / "default" / "versions" / "1"
+    promote_as(at, run.id, "best")
+    assert Model.open("best").current().source_run == run.id
     at.checkbox(key=f"sure-{run.id}").check().run()
     at.button(key=f"delete-{run.id}").click().run()
     assert not (store / "runs" / run.id).exists()
@@ -234,10 +247,11 @@ def test_runs_beyond_localhost_are_read_only_and_forged_clicks_change_nothing(st
     run = fake_run("first")
     at = runs_page(run.id)
     assert not at.exception and "rename, promote or delete runs" in at.info[0].value
-    for key in ("rename", "promote", "delete"):
+    for key in ("rename", "delete"):
         assert at.button(key=f"{key}-{run.id}").disabled
-    forged(at.button(key=f"promote-{run.id}")).click().run()
-    assert not (store / "models").exists() and resolve_model("default").ref == "default@shipped"
+    assert at.text_input(key=f"model-{run.id}").disabled
+    forged(at.text_input(key=f"model-{run.id}")).set_value("best").run()
+    assert not [bt for bt in at.button if bt.key == f"promote-{run.id}"] and not (store / "models").exists()
     forged(at.checkbox(key=f"sure-{run.id}")).check()
     forged(at.button(key=f"delete-{run.id}")).click().run()
     assert (store / "runs" / run.id).exists()
@@ -252,12 +266,41 @@ def test_runs_beyond_localhost_promote_and_delete_after_signing_in(store, listen
     run = fake_run("first")
     at = runs_page(run.id)
     sign_in(at, PASSWORD)
-    assert not at.button(key=f"promote-{run.id}").disabled
-    at.button(key=f"promote-{run.id}").click().run()
-    assert resolve_model("default").folder == store / "models" / "default" / "versions" / "1"
+    assert not at.text_input(key=f"model-{run.id}").disabled
+    promote_as(at, run.id, "best")
+    assert Model.open("best").current().source_run == run.id
     at.checkbox(key=f"sure-{run.id}").check().run()
     at.button(key=f"delete-{run.id}").click().run()
     assert not (store / "runs" / run.id).exists()
+
+
+def test_models_restore_on_localhost(store, listen):
+    listen("localhost")
+    best = two_versions()
+    at = models_tab()
+    at.button(key="restore-best@1").click().run()
+    assert not at.exception and best.current_id() == "1"
+
+
+def test_models_restore_beyond_localhost_is_read_only_and_a_forged_click_restores_nothing(store, listen):
+    listen("0.0.0.0")
+    best = two_versions()
+    at = models_tab()
+    assert not at.exception and any("restore a model version" in i.value for i in at.info)
+    assert at.button(key="restore-best@1").disabled and at.button(key="restore-previous-best").disabled
+    forged(at.button(key="restore-best@1")).click().run()
+    forged(at.button(key="restore-previous-best")).click().run()
+    assert best.current_id() == "2"
+
+
+def test_models_restore_beyond_localhost_after_signing_in(store, listen, monkeypatch):
+    listen("0.0.0.0")
+    monkeypatch.setenv("FER_ADMIN_PASSWORD", PASSWORD)
+    best = two_versions()
+    at = models_tab()
+    sign_in(at, PASSWORD)
+    at.button(key="restore-best@1").click().run()
+    assert not at.exception and best.current_id() == "1"
 
 
 # -- Train: a file on the server named by model.weights -----------------------------------------------
