@@ -58,6 +58,10 @@ BACKENDS = ("local", "ray")
 # plain text keys: key → environment variable
 TEXTS = {"jobs_backend": "FER_JOBS_BACKEND", "ray_address": "FER_RAY_ADDRESS", "study_storage": "FER_STUDY_STORAGE"}
 KEYS = ("import_roots", "device", "max_jobs", "ice_servers", *LIMITS, *TEXTS)
+# environment variables that hold secrets (the sign-in beyond localhost, fer/ui/access.py): never
+# passed on to a job that runs elsewhere (a Ray cluster shows a job's environment to whoever reaches it)
+ADMIN_PASSWORD_VAR = "FER_ADMIN_PASSWORD"
+SECRET_VARS = (ADMIN_PASSWORD_VAR,)
 
 
 @dataclass

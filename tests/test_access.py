@@ -348,3 +348,28 @@ def test_on_localhost_training_may_name_weights_anywhere(tiny, listen, queued, t
     monkeypatch.setenv("FER_IMPORT_ROOTS", str(tmp_path / "roots"))
     at = train_with_weights(b.write(tmp_path / "elsewhere" / "w.safetensors", b"x"))
     assert not at.exception and not at.error and len(queued) == 1
+
+
+def test_the_admin_password_never_travels_with_a_job_to_ray(tiny, monkeypatch):
+    """A Ray cluster shows a job's environment to whoever reaches its API: FER_* settings go with
+    the job, the admin password does not. (The client records what would be submitted.)"""
+    from fer.jobs.backends import ray_jobs
+    from fer.training import config as C
+    from fer.training.launch import launch
+
+    sent = []
+
+    class Recorder:
+        def __init__(self, address):
+            self.address = address
+
+        def submit_job(self, **request):
+            sent.append(request)
+
+    monkeypatch.setattr(ray_jobs, "_client_class", lambda: Recorder)
+    monkeypatch.setenv("FER_JOBS_BACKEND", "ray")
+    monkeypatch.setenv("FER_ADMIN_PASSWORD", PASSWORD)
+    monkeypatch.setenv("FER_MAX_IMAGE_MIB", "32")
+    launch(C.load("smoke", ["dataset=tiny"]))
+    env = sent[0]["runtime_env"]["env_vars"]
+    assert env["FER_MAX_IMAGE_MIB"] == "32" and "FER_ADMIN_PASSWORD" not in env and PASSWORD not in repr(sent)

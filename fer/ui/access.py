@@ -33,7 +33,7 @@ import streamlit as st
 
 from fer import settings, store
 
-ENV_PASSWORD = "FER_ADMIN_PASSWORD"
+ENV_PASSWORD = settings.ADMIN_PASSWORD_VAR
 ENV_ADMINS = "FER_ADMINS"  # comma-separated e-mail addresses that count as admins under OIDC
 ENV_REQUIRE = "FER_REQUIRE_SIGN_IN"
 SECRETS_SECTION = "fer"  # [fer] admin_password = "...", admins = ["a@example.org"]

@@ -17,6 +17,7 @@ import os
 import secrets
 import shlex
 
+from fer import settings
 from fer.jobs.backends import ENTRY_POINT, job_env, tail
 from fer.jobs.registry import JobError
 from fer.store import Job, io, now
@@ -55,8 +56,10 @@ class RayBackend:
 
     def launch(self, job: Job, spec: dict) -> None:
         env = job_env(job, spec)
-        # settings given by environment variables here hold there too; the job tees its output to its log
-        env.update({k: v for k, v in os.environ.items() if k.startswith("FER_") and k not in env})
+        # settings given by environment variables here hold there too (secrets stay here: Ray shows a
+        # job's environment to whoever reaches its API); the job tees its output to its log
+        env.update({k: v for k, v in os.environ.items()
+                    if k.startswith("FER_") and k not in env and k not in settings.SECRET_VARS})
         env.update({"FER_JOB_LOG": "1", "RAY_JOB_STOP_WAIT_TIME_S": str(STOP_WAIT_SECONDS)})
         gpus = 1 if str(spec.get("device") or "").startswith("cuda") else 0
         client = self.client()
