@@ -373,3 +373,41 @@ def test_the_admin_password_never_travels_with_a_job_to_ray(tiny, monkeypatch):
     launch(C.load("smoke", ["dataset=tiny"]))
     env = sent[0]["runtime_env"]["env_vars"]
     assert env["FER_MAX_IMAGE_MIB"] == "32" and "FER_ADMIN_PASSWORD" not in env and PASSWORD not in repr(sent)
+
+
+def a_study_whose_best_trial_is(run_id):
+    """A study of one complete trial that names ``run_id`` (as a sweep leaves one), without training."""
+    from fer.sweeps import studies
+
+    optuna = studies.optuna()
+    study = studies.create("s1", {"search": ["model.dropout=uniform:0:0.5"], "objective": "val_macro_f1"})
+    study.add_trial(optuna.trial.create_trial(
+        state=optuna.trial.TrialState.COMPLETE, value=0.5, params={"model.dropout": 0.1},
+        distributions={"model.dropout": optuna.distributions.FloatDistribution(0, 0.5)}, user_attrs={"run": run_id}))
+
+
+def test_a_sweeps_promote_best_beyond_localhost_needs_signing_in(store, listen, monkeypatch):
+    listen("0.0.0.0")
+    monkeypatch.setenv("FER_ADMIN_PASSWORD", PASSWORD)
+    run = fake_run("trial")
+    a_study_whose_best_trial_is(run.id)
+    at = app_page("4_Runs", {"study": "s1"}, timeout=60).run()
+    assert not at.exception and any("promote a model" in i.value for i in at.info)
+    assert at.button(key="study-promote").disabled and at.text_input(key="study-promote-name").disabled
+    forged(at.button(key="study-promote")).click().run()
+    assert not (store / "models").exists()
+    sign_in(at, PASSWORD)
+    at.button(key="study-promote").click().run()
+    assert not at.exception and Model.open("default").current().source_run == run.id
+
+
+def test_a_model_zip_import_beyond_localhost_needs_signing_in(store, listen, monkeypatch):
+    listen("0.0.0.0")
+    monkeypatch.setenv("FER_ADMIN_PASSWORD", PASSWORD)
+    two_versions()
+    at = models_tab()
+    assert any("import or restore a model version" in i.value for i in at.info)
+    assert at.button(key="FormSubmitter:models-import-Import").disabled
+    assert at.text_input(key="models-import-name").disabled
+    sign_in(at, PASSWORD)
+    assert not at.button(key="FormSubmitter:models-import-Import").disabled
