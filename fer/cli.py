@@ -317,6 +317,30 @@ def cmd_model_export(args) -> int:
     return 0
 
 
+def cmd_model_ensemble(args) -> int:
+    """Models averaged as one: a new version of NAME, or a model folder (``--out``)."""
+    from fer.models import ensemble  # torch: the members are loaded to be checked
+
+    if args.out:
+        out = Path(args.out)
+        if out.exists() and any(out.iterdir()):
+            raise ValueError(f"--out {out}: the folder exists and is not empty")
+        new = store.new_folder_beside(out)
+        try:
+            meta = ensemble.write(new, args.members, flip=args.flip)
+            store.replace_folder(new, out)
+        except BaseException:
+            store.remove_folder(new)
+            raise
+        print(f"{out}: {ensemble.describe(meta)}")
+        return 0
+    if not args.name:
+        raise ValueError("name the model to add the ensemble to (NAME), or give --out FOLDER")
+    v = ensemble.add_version(args.name, args.members, flip=args.flip)
+    print(f"{v.ref}: now the current {v.name}, {ensemble.describe(v.meta())}; {v.folder}")
+    return 0
+
+
 def cmd_model_import(args) -> int:
     """A model zip, checked whole, becomes a new version of NAME (and its current one)."""
     from fer.models import model_zip  # torch: the weights are loaded to be checked
@@ -400,7 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     mp.set_defaults(func=cmd_model_promote)
     mr = mo.add_parser("restore", help="make an earlier version of NAME current (default: the previous one)")
     mr.add_argument("name", metavar="NAME")
-    mr.add_argument("version", metavar="VERSION", nargs="?", help="a version number, or 'shipped' for default")
+    mr.add_argument("version", metavar="VERSION", nargs="?", help="a version number; for default also 'shipped' or an earlier shipped one, 'shipped-N'")
     mr.set_defaults(func=cmd_model_restore)
     mx = mo.add_parser("export", help="a model as an ONNX file (checked against PyTorch) or a model zip",
                        description="ONNX: probabilities for normalised N x C x H x W float32 input, the batch "
@@ -410,6 +434,16 @@ def build_parser() -> argparse.ArgumentParser:
     mx.add_argument("--format", choices=("onnx", "zip"), help="default: from the --out file's suffix")
     mx.add_argument("--out", required=True, metavar="FILE", help="the file to write (.onnx or .zip)")
     mx.set_defaults(func=cmd_model_export)
+    me = mo.add_parser("ensemble", help="several models averaged as one: a new version of NAME (or a folder)",
+                       description="The members' softmax probabilities are averaged; they must take the same input "
+                                   "(size, channels, normalisation, face crop). The result is an ordinary model: "
+                                   "Predict, Evaluate, Explain, ONNX export and model zips take it.")
+    me.add_argument("name", metavar="NAME", nargs="?", help="the model name to add a version to")
+    me.add_argument("--member", dest="members", action="append", required=True, metavar="MODEL",
+                    help="a member (run id, NAME, NAME@VERSION, 'default' or a model folder); two or more")
+    me.add_argument("--flip", action="store_true", help="average each face with its mirror image too (flip TTA)")
+    me.add_argument("--out", metavar="FOLDER", help="write a model folder there instead of adding a version")
+    me.set_defaults(func=cmd_model_ensemble)
     mi = mo.add_parser("import", help="a model zip, checked whole, becomes a new version of NAME")
     mi.add_argument("file", metavar="FILE.zip")
     mi.add_argument("--name", required=True, help="the model name to add a version to")

@@ -40,7 +40,8 @@ def explain(model: nn.Module, meta: dict, crop: np.ndarray, method: str = "GradC
         p = torch.softmax(model(x), dim=1)[0].numpy()
     t = int(p.argmax()) if target is None else int(target)
     layer_module, reshape = target_layer(model, meta["architecture"], layer)
-    with _cam_class(method)(model=model, target_layers=[layer_module], reshape_transform=reshape) as cam:
+    layers = layer_module if isinstance(layer_module, list) else [layer_module]  # an ensemble: one a member
+    with _cam_class(method)(model=model, target_layers=layers, reshape_transform=reshape) as cam:
         heat = cam(input_tensor=x, targets=[ClassifierOutputTarget(t)])[0]
     heat = np.nan_to_num(heat.astype(np.float32))
     return np.clip(heat, 0, 1), p

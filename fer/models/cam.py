@@ -22,13 +22,17 @@ def _vit_reshape(model: nn.Module):
 
 
 def target_layer(model: nn.Module, architecture: str, override: str | None = None):
-    """(layer, reshape_transform) for an architecture; ``override`` names any module."""
+    """(layer, reshape_transform) for an architecture; ``override`` names any module. An ensemble
+    gives a list of layers, one a member."""
     if override:
         modules = dict(model.named_modules())
         if override not in modules:
             raise ValueError(f"no module {override!r} in {architecture}")
         return modules[override], (_vit_reshape(model) if "vit" in architecture else None)
     a = architecture.lower()
+    if a == "ensemble":  # every member's layer: pytorch-grad-cam aggregates the maps of several layers
+        layers = [target_layer(m, arch)[0] for m, arch in zip(model.members, model.architectures)]
+        return layers, None
     if a.startswith("vit") or a.startswith("deit"):
         return model.blocks[-1].norm1, _vit_reshape(model)
     if a.startswith("convnext") or a == "fer_cnn":

@@ -47,8 +47,8 @@ def load(folder: Path, device: str = "cpu"):
 
     folder = Path(folder)
     meta = read_meta(folder)
-    model = build({"backbone": meta["architecture"], "channels": meta["channels"],
-                   "dropout": meta.get("dropout", 0.0)}, num_classes=len(meta["classes"]), for_training=False)
+    model = build({"backbone": meta["architecture"], "channels": meta["channels"], "dropout": meta.get("dropout", 0.0),
+                   "members": meta.get("members")}, num_classes=len(meta["classes"]), for_training=False)
     model.load_state_dict(load_file(str(folder / WEIGHTS), device="cpu"))
     return model.to(device).eval(), meta
 

@@ -144,6 +144,10 @@ def build(mcfg: dict, num_classes: int = NUM_CLASSES, for_training: bool = True)
     """A model from the ``model`` block of a config (or of model.json, with ``for_training=False``:
     the architecture only, weights loaded by the caller)."""
     name = mcfg["backbone"]
+    if name == "ensemble" and not for_training:  # a model folder of several members (fer.models.ensemble)
+        from fer.models.ensemble import build as build_ensemble
+
+        return build_ensemble(mcfg.get("members") or [], mcfg.get("channels", 3), num_classes)
     if not known(name):
         raise ModelError(f"unknown backbone {name!r}: a timm model name (e.g. resnet18, convnext_tiny), fer_cnn "
                          "or facenet_vggface2")
