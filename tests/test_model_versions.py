@@ -61,7 +61,7 @@ def test_every_promotion_adds_a_version_and_restore_goes_back(store):
 def test_default_has_the_shipped_version_and_falls_back_to_it(store):
     shipped = resolve_model("default")
     assert (shipped.kind, shipped.ref, shipped.folder) == ("shipped", "default@shipped", layout.SHIPPED)
-    assert Model.open("default").versions()[0].version == "shipped"
+    assert Model.open("default").versions()[-1].version == "shipped"
     run = fake_run("mine")
     v = promote(run.id, "default")
     assert v.ref == "default@1" and resolve_model("default").folder == v.folder
@@ -71,6 +71,25 @@ def test_default_has_the_shipped_version_and_falls_back_to_it(store):
     assert resolve_model("default").folder == layout.SHIPPED
     assert sha(layout.SHIPPED / layout.WEIGHTS) == before  # the package's model is never written
     assert Model.open("default").restore().ref == "default@1"  # the previous one again
+
+
+def test_a_model_shipped_earlier_stays_a_version_of_default(store, tmp_path, monkeypatch, capsys):
+    from fer import cli
+    from fer.predict import Predictor
+
+    monkeypatch.setattr(layout, "EARLIER_SHIPPED", tmp_path / "earlier")
+    untrained_model(tmp_path / "earlier" / "1")
+    (tmp_path / "earlier" / "junk").mkdir()  # not a version: ignored
+    default = Model.open("default")
+    assert [v.version for v in default.versions()] == ["shipped-1", "shipped"]
+    assert default.current_id() == "shipped" and resolve_model("default").folder == layout.SHIPPED
+    assert resolve_model("default@shipped-1").folder == tmp_path / "earlier" / "1"
+    assert cli.main(["model", "restore", "default", "shipped-1"]) == 0
+    assert "default@shipped-1: now the current default" in capsys.readouterr().out
+    assert Predictor.load("default").version == "shipped-1"
+    assert Model.open("default").restore().ref == "default@shipped"  # and back
+    with pytest.raises(NotFound, match="no version 'shipped-2'"):
+        Model.open("default").version("shipped-2")
 
 
 def test_evaluations_belong_to_the_version_they_evaluated(store):

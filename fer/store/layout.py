@@ -82,6 +82,8 @@ LEGACY_SOURCE = "source.json"  # a model folder promoted before versions: {"run"
 
 # the model shipped inside the package (never written by the app)
 SHIPPED = Path(__file__).resolve().parents[1] / "pretrained" / "default"
+# the models shipped before it, kept restorable as versions shipped-<n> of default
+EARLIER_SHIPPED = Path(__file__).resolve().parents[1] / "pretrained" / "earlier"
 
 
 def root() -> Path:

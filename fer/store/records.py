@@ -35,6 +35,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 VERSION_RE = re.compile(r"^[0-9]{1,6}$")
 IMAGE_ID_RE = re.compile(r"^[0-9a-f]{16}$")
 SHIPPED_VERSION = "shipped"
+SHIPPED_RE = re.compile(r"^shipped(-[0-9]{1,6})?$")  # the shipped default, or an earlier shipped one
 DEFAULT = "default"
 EVAL_SPLITS = ("test", "val", "train", "all")
 STALE_SECONDS = 60
@@ -590,9 +591,15 @@ class Model:
         return [ModelVersion("version", self.name, p.name, p) for p in sorted(found, key=lambda p: int(p.name))]
 
     def _shipped(self) -> list[ModelVersion]:
-        if self.name == DEFAULT and _has_model_files(layout.SHIPPED):
-            return [ModelVersion("shipped", DEFAULT, SHIPPED_VERSION, layout.SHIPPED)]
-        return []
+        """``default``'s models inside the package: the earlier shipped ones (``shipped-<tag>``,
+        kept so that a user can go back to them), then the one shipped now (``shipped``)."""
+        if self.name != DEFAULT:
+            return []
+        earlier = [ModelVersion("shipped", DEFAULT, f"{SHIPPED_VERSION}-{p.name}", p)
+                   for p in (layout.EARLIER_SHIPPED.iterdir() if layout.EARLIER_SHIPPED.is_dir() else ())
+                   if VERSION_RE.match(p.name) and _has_model_files(p)]
+        now = [ModelVersion("shipped", DEFAULT, SHIPPED_VERSION, layout.SHIPPED)] if _has_model_files(layout.SHIPPED) else []
+        return sorted(earlier, key=lambda v: int(v.version.split("-")[1])) + now
 
     def versions(self) -> list[ModelVersion]:
         """Oldest first; ``default`` lists ``shipped`` before the store's versions."""
@@ -610,7 +617,9 @@ class Model:
         if named in ids:
             return named
         stored = [v.version for v in self._stored()]
-        return stored[-1] if stored else (ids[0] if ids else None)
+        if stored:
+            return stored[-1]
+        return SHIPPED_VERSION if SHIPPED_VERSION in ids else (ids[-1] if ids else None)
 
     def previous_id(self) -> str | None:
         prev = self._pointer().get("previous")
@@ -621,9 +630,9 @@ class Model:
 
     def version(self, version: str) -> ModelVersion:
         version = str(version)
-        if not (VERSION_RE.match(version) or version == SHIPPED_VERSION):
-            raise ModelNotFound(f"invalid version {version!r} of model {self.name!r}: a number, or 'shipped' for "
-                                "the default")
+        if not (VERSION_RE.match(version) or SHIPPED_RE.match(version)):
+            raise ModelNotFound(f"invalid version {version!r} of model {self.name!r}: a number, or 'shipped' "
+                                "(or 'shipped-N', an earlier one) for the default")
         for v in self.versions():
             if v.version == version:
                 return v

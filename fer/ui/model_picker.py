@@ -18,7 +18,7 @@ def choices() -> dict[str, ModelVersion]:
             v = m.current()
         except ModelNotFound:
             continue
-        label = f"default ({'shipped' if v.kind == 'shipped' else f'version {v.version}'})" if m.name == DEFAULT \
+        label = f"default ({v.version if v.kind == 'shipped' else f'version {v.version}'})" if m.name == DEFAULT \
             else f"model {m.name} (version {v.version})"
         out[label] = v
     shipped = catalog.shipped()

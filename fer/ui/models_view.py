@@ -55,7 +55,8 @@ def version_actions(row: dict, locked: bool) -> None:
 def _version_row(row: dict, locked: bool) -> None:
     c = st.columns(COLUMNS, vertical_alignment="center")
     c[0].markdown(f"**{row['version']}**" + (" :green-badge[current]" if row["current"] else ""))
-    c[1].markdown("shipped with FER Studio" if row["kind"] == "shipped" else
+    c[1].markdown(("shipped with FER Studio" if row["version"] == SHIPPED_VERSION else "shipped before, kept")
+                  if row["kind"] == "shipped" else
                   f"run `{row['source_run'] or '—'}`")
     c[2].markdown(when(row["created"]))
     c[3].markdown(_pct(row["test_accuracy"]))
