@@ -1,6 +1,6 @@
 """The live pipeline against the naive one, on the same 640×480 frames, in the same run.
 
-    python bench/live.py [--model default] [--frames 120]
+    python bench/live.py [--model default [--model OTHER ...]] [--frames 120] [--rounds 2]
 
 Frames are composed from real faces: the astronaut photo and FER2013 test faces (upscaled),
 first still, then moving across the frame. ``FrameProcessor`` (its defaults) is timed per frame;
@@ -11,6 +11,9 @@ boxes agree with the naive ones (every naive face matched by a processor box wit
 Also, in the same run: the per-face latency of ``predictor.classify`` on one face (the astronaut's
 crop) with PyTorch and with onnxruntime (the model's ONNX export), on one CPU thread and on each
 runtime's default threads.
+
+With several ``--model``, each is measured in alternating rounds of the same run, and the
+frame rates are given against the first (e.g. the model shipped before against a new one).
 """
 from __future__ import annotations
 
@@ -111,23 +114,15 @@ def runtimes(predictor, n: int) -> dict:
     return out
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="default")
-    ap.add_argument("--frames", type=int, default=120)
-    ap.add_argument("--face-runs", type=int, default=300, help="classifications timed per runtime and thread count")
-    args = ap.parse_args()
-    predictor = Predictor.load(args.model)
-    video = frames(args.frames)
-    predictor.predict(cv2.cvtColor(video[0], cv2.COLOR_BGR2RGB))  # warm-up
-
+def measure(predictor, video: list[np.ndarray]) -> tuple[list[float], list[float], int, float]:
+    """Per-frame latency (ms) of the naive pipeline and of ``FrameProcessor`` on ``video``, on how
+    many frames the processor's boxes agree with the naive ones, and the faces a frame."""
     naive_ms, naive_boxes = [], []
     for f in video:
         t = time.perf_counter()
         res = predictor.predict(cv2.cvtColor(f, cv2.COLOR_BGR2RGB))
         naive_ms.append((time.perf_counter() - t) * 1000)
         naive_boxes.append([r.box for r in res])
-
     proc = FrameProcessor(predictor)
     live_ms, agree = [], 0
     for f, truth in zip(video, naive_boxes):
@@ -136,23 +131,53 @@ def main() -> None:
         live_ms.append((time.perf_counter() - t) * 1000)
         got = [r.box for r in proc.results]
         agree += all(any(iou(a, b) >= 0.5 for b in got) for a in truth) and len(got) >= len(truth)
+    return naive_ms, live_ms, agree, float(np.mean([len(b) for b in naive_boxes]))
 
-    live, naive = stats(live_ms), stats(naive_ms)
-    per_face_latency = runtimes(predictor, args.face_runs)
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", action="append", help="a model to measure (default: default); give several to "
+                    "compare them in the same run, the first as the baseline")
+    ap.add_argument("--frames", type=int, default=120)
+    ap.add_argument("--rounds", type=int, default=2, help="alternating rounds over the models (fair under a "
+                                                          "load that changes)")
+    ap.add_argument("--face-runs", type=int, default=300, help="classifications timed per runtime and thread count")
+    args = ap.parse_args()
     import torch
 
-    print(json.dumps({
-        "model": predictor.label, "detector": predictor.detector, "frames": len(video), "frame_size": "640x480",
-        "faces_per_frame": round(float(np.mean([len(b) for b in naive_boxes])), 2),
-        "settings": {"detect_every": proc.detect_every, "detect_width": proc.detect_width,
-                     "smoothing": proc.smoothing},
-        "frame_processor": live, "naive_predict_every_frame": naive,
-        "speedup": round(live["fps"] / naive["fps"], 2), "target_speedup": 2.5,
-        "box_agreement_iou_0.5": round(agree / len(video), 3), "target_agreement": 0.95,
-        "per_face_latency": per_face_latency,
-        "machine": {"cpus": len(os.sched_getaffinity(0)), "torch_threads": torch.get_num_threads(),
-                    "python": platform.python_version()},
-    }, indent=2))
+    names = args.model or ["default"]
+    predictors = [Predictor.load(m) for m in names]
+    video = frames(args.frames)
+    for p in predictors:
+        p.predict(cv2.cvtColor(video[0], cv2.COLOR_BGR2RGB))  # warm-up
+    timed = {m: ([], [], 0, 0.0) for m in names}
+    for r in range(args.rounds):  # ABBA...: each model sees the early and the late load alike
+        for m, p in (list(zip(names, predictors)) if r % 2 == 0 else list(zip(names, predictors))[::-1]):
+            naive_ms, live_ms, agree, faces = measure(p, video)
+            a, b, c, _ = timed[m]
+            timed[m] = (a + naive_ms, b + live_ms, c + agree, faces)
+    results = []
+    for m, p in zip(names, predictors):
+        naive_ms, live_ms, agree, faces = timed[m]
+        live, naive = stats(live_ms), stats(naive_ms)
+        results.append({
+            "model": p.label, "detector": p.detector, "frames": len(video) * args.rounds, "frame_size": "640x480",
+            "faces_per_frame": round(faces, 2),
+            "frame_processor": live, "naive_predict_every_frame": naive,
+            "speedup": round(live["fps"] / naive["fps"], 2), "target_speedup": 2.5,
+            "box_agreement_iou_0.5": round(agree / (len(video) * args.rounds), 3), "target_agreement": 0.95,
+            "per_face_latency": runtimes(p, args.face_runs),
+        })
+    proc = FrameProcessor(predictors[0])
+    out = {"settings": {"detect_every": proc.detect_every, "detect_width": proc.detect_width,
+                        "smoothing": proc.smoothing},
+           "models": results,
+           "machine": {"cpus": len(os.sched_getaffinity(0)), "torch_threads": torch.get_num_threads(),
+                       "load_average": os.getloadavg(), "python": platform.python_version()}}
+    if len(results) > 1:
+        base = results[0]["frame_processor"]["fps"]
+        out["fps_against_the_first"] = {r["model"]: round(r["frame_processor"]["fps"] / base, 3) for r in results}
+    print(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":
