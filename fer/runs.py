@@ -121,6 +121,8 @@ def shipped_speed() -> dict | None:
         meta = resolve_model("default@shipped").meta()
     except ValueError:
         return None
+    if meta.get("members"):  # an ensemble: the speed its first member's training measured
+        meta = meta["members"][0]
     m, cfg = meta.get("metrics") or {}, (meta.get("training") or {}).get("config") or {}
     images = ((meta.get("data") or {}).get("splits") or {}).get("train")
     if not (m.get("train_seconds") and m.get("epochs_run") and images):

@@ -21,13 +21,16 @@ def test_rows_mark_the_current_version_and_keep_every_other(store):
     Model.open("best").restore("1")
     rows = catalog.rows()
     meta = json.loads((layout.SHIPPED / layout.MODEL_META).read_text())
+    earlier = json.loads((layout.EARLIER_SHIPPED / "1" / layout.MODEL_META).read_text())
     assert [(r["ref"], r["current"], r["source_run"]) for r in rows] == [
-        ("default@shipped", True, meta["source_run"]), ("best@1", True, a.id), ("best@2", False, b.id)]
+        ("default@shipped-1", False, earlier["source_run"]), ("default@shipped", True, meta["source_run"]),
+        ("best@1", True, a.id), ("best@2", False, b.id)]
     shipped = meta["metrics"]
-    assert rows[0]["test_accuracy"] == shipped["test"]["accuracy"]
-    assert rows[0]["leak_free_accuracy"] == shipped["test_leak_free"]["accuracy"]  # as the shipped model records it
-    assert rows[1]["test_accuracy"] == 0.51 and rows[2]["test_accuracy"] == 0.52
-    assert rows[1]["leak_free_accuracy"] is None  # no evaluation, no dataset here: not made up
+    assert rows[1]["test_accuracy"] == shipped["test"]["accuracy"]
+    assert rows[1]["leak_free_accuracy"] == shipped["test_leak_free"]["accuracy"]  # as the shipped model records it
+    assert rows[0]["test_accuracy"] == earlier["metrics"]["test"]["accuracy"] < rows[1]["test_accuracy"]
+    assert rows[2]["test_accuracy"] == 0.51 and rows[3]["test_accuracy"] == 0.52
+    assert rows[2]["leak_free_accuracy"] is None  # no evaluation, no dataset here: not made up
     assert all(r["created"] for r in rows)
 
 

@@ -53,7 +53,7 @@ def test_the_shipped_model_exports_with_its_preprocessing_and_identity(store):
     assert (md["input_size"], md["channels"]) == ("48", "1")
     assert json.loads(md["normalisation"]) == {"mean": [0.5], "std": [0.25]}
     assert json.loads(md["classes"]) == list(CLASSES)
-    assert md["output"].startswith("probabilities") and md["architecture"] == "fer_cnn"
+    assert md["output"].startswith("probabilities") and md["architecture"] == meta["architecture"] == "ensemble"
     assert (md["model_name"], md["model_version"], md["model_sha256"]) == ("default", "shipped", version.sha256())
     assert json.loads(md["face"]) == meta["face"] and json.loads(md["parity"])["max_abs_diff"] == parity["max_abs_diff"]
     # the batch dimension is dynamic, and the graph gives probabilities

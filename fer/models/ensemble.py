@@ -68,7 +68,7 @@ def combine(refs: list[str], flip: bool = False) -> tuple[Ensemble, dict]:
                                  f"against {first.get(key)!r}): the members of an ensemble see the same crop")
     members = [{"architecture": m["architecture"], "dropout": m.get("dropout", 0.0), "source": v.ref,
                 "sha256": v.sha256(), "data": m.get("data"), "metrics": m.get("metrics", {}),
-                "training": m.get("training")} for v, m in zip(versions, metas)]
+                "training": m.get("training"), "hardware": m.get("hardware")} for v, m in zip(versions, metas)]
     meta = {"architecture": ARCHITECTURE, "classes": list(CLASSES), **{k: first[k] for k in SHARED if k in first},
             "members": members, "tta": {"flip": bool(flip)}, "data": first.get("data"), **environment(),
             "created": store.now()}
