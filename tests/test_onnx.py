@@ -21,7 +21,6 @@ from fer.predict import Predictor
 from fer.store import layout, resolve_model
 
 from builders import REPO, untrained_model
-from conftest import shared_file
 
 
 def astronaut_png(tmp_path):
@@ -81,11 +80,12 @@ def test_the_check_against_pytorch_refuses_an_export_and_writes_nothing(store, m
     assert not layout.onnx_export(version.sha256()).exists()
 
 
-def test_parity_on_fer2013_private_test_faces(store):
+@pytest.mark.real_data
+def test_parity_on_fer2013_private_test_faces(store, fer2013_zip):
     """Real faces as the model sees them: FER2013 PrivateTest images, normalised as model.json says."""
     from PIL import Image
 
-    path = shared_file("fer2013.zip")
+    path = fer2013_zip
     with zipfile.ZipFile(path) as zf:
         names = sorted(n for n in zf.namelist() if "PrivateTest" in n)[:256]
         faces = np.stack([np.asarray(Image.open(io.BytesIO(zf.read(n))).convert("L")) for n in names])[..., None]

@@ -106,7 +106,7 @@ def test_train_runs_and_evaluate_show_what_jobs_wrote(store, app_server, browser
     train, runs = context.new_page(), context.new_page()
     try:
         train.goto(base + "/Train")
-        expect(train.get_by_role("heading", name="Train")).to_be_visible(timeout=TIMEOUT_MS)
+        expect(train.get_by_role("heading", name="Train", exact=True)).to_be_visible(timeout=TIMEOUT_MS)
         choose(train, "Preset", "smoke")
         train.get_by_role("button", name="Train", exact=True).click()
         expect(train.get_by_text("queued: it trains in its own process")).to_be_visible(timeout=TIMEOUT_MS)
