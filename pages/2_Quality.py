@@ -93,11 +93,17 @@ link(OVERVIEW, "← every check")
 
 
 def act(paths, decision, check):
-    """Record a decision and rerun, so every count on the page includes it."""
-    n = exclusions.record(name, paths, decision, check)
+    """A button's callback: record a decision. Callbacks run before the page does, so every count
+    below includes it, and a second click sent while the page reruns cannot drop the first (a
+    rerun that a new click interrupts has already run its callbacks)."""
+    n = exclusions.record(name, list(paths), decision, check)
     st.session_state["last_action"] = list(paths)
     st.session_state["flash"] = f"{decision}: {n} image(s)"
-    st.rerun()
+
+
+def undo():
+    exclusions.undo(name, st.session_state.pop("last_action"))
+    st.session_state["flash"] = "undone"
 
 
 if "flash" in st.session_state:
@@ -105,16 +111,13 @@ if "flash" in st.session_state:
 
 
 b = st.columns(3)
-if b[0].button("Exclude everything flagged", disabled=rows.empty, key="exclude-all",
-               help="duplicates: every copy but the first of each group; other checks: every flagged image"):
-    targets = rows["path"]
-    if view in ("exact duplicates", "near duplicates"):  # keep one copy: the first (train < val < test, path)
-        targets = rows.loc[~rows.index.isin(rows.drop_duplicates("group").index), "path"]
-    act(list(targets), "exclude", view)
-if b[1].button("Undo the last action", disabled="last_action" not in st.session_state, key="undo"):
-    exclusions.undo(name, st.session_state.pop("last_action"))
-    st.session_state["flash"] = "undone"
-    st.rerun()
+targets = rows["path"]
+if view in ("exact duplicates", "near duplicates"):  # keep one copy: the first (train < val < test, path)
+    targets = rows.loc[~rows.index.isin(rows.drop_duplicates("group").index), "path"]
+b[0].button("Exclude everything flagged", disabled=rows.empty, key="exclude-all", on_click=act,
+            args=(list(targets), "exclude", view),
+            help="duplicates: every copy but the first of each group; other checks: every flagged image")
+b[1].button("Undo the last action", disabled="last_action" not in st.session_state, key="undo", on_click=undo)
 
 if rows.empty:
     st.success("Nothing flagged by this check at this threshold.")
@@ -139,10 +142,9 @@ def tile(row, col):
         facts = row["error"] if isinstance(row["error"], str) else f"mean {row['mean']:.0f} · std {row['std']:.1f}"
         st.caption(f"{row['label_name']} · {row['split']}" + (f" · **{state}d**" if state else "") + f"  \n{facts}")
         if state == "exclude":
-            if st.button("Keep", key=f"keep-{image}"):
-                act([row["path"]], "keep", view)
-        elif st.button("Exclude", key=f"exclude-{image}"):
-            act([row["path"]], "exclude", view)
+            st.button("Keep", key=f"keep-{image}", on_click=act, args=([row["path"]], "keep", view))
+        else:
+            st.button("Exclude", key=f"exclude-{image}", on_click=act, args=([row["path"]], "exclude", view))
 
 
 if view in GROUP_VIEWS:
@@ -161,9 +163,9 @@ if view in GROUP_VIEWS:
             cols = st.columns(PER_GROUP)
             for k, (_, r) in enumerate(members.iloc[first:first + PER_GROUP].iterrows()):
                 tile(r, cols[k])
-            if st.button("Exclude all but the first", key=f"group-{view}-{int(g)}",
-                         help="keeps the copy in the earliest split (train < val < test)"):
-                act(list(members["path"].iloc[1:]), "exclude", view)
+            st.button("Exclude all but the first", key=f"group-{view}-{int(g)}", on_click=act,
+                      args=(list(members["path"].iloc[1:]), "exclude", view),
+                      help="keeps the copy in the earliest split (train < val < test)")
 else:
     cols = st.columns(6)
     for k, p in enumerate(shown):
