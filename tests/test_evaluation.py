@@ -159,6 +159,7 @@ PAGES = ("5_Evaluate", "6_Errors", "7_Explain")
 
 def test_pages_on_a_store_without_runs(store, monkeypatch):
     monkeypatch.setattr("fer.store.layout.SHIPPED", store / "nothing-shipped")
+    monkeypatch.setattr("fer.store.layout.EARLIER_SHIPPED", store / "nothing-shipped-before")
     for page in PAGES:
         at = app_page(page, timeout=60).run()
         assert not at.exception and at.info and "No " in at.info[0].value

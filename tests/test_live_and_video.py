@@ -419,5 +419,6 @@ def test_the_cli_csv_is_the_predict_pages_table(default_model, store, tmp_path):
 
 def test_predict_page_without_any_model(store, monkeypatch):
     monkeypatch.setattr("fer.store.layout.SHIPPED", store / "nothing-shipped")
+    monkeypatch.setattr("fer.store.layout.EARLIER_SHIPPED", store / "nothing-shipped-before")
     at = AppTest.from_file(str(REPO / "pages" / "8_Predict.py"), default_timeout=60).run()
     assert not at.exception and "No model yet" in at.info[0].value

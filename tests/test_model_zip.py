@@ -45,8 +45,10 @@ def make_zip(path, files: dict[str, bytes] | list[tuple[str, bytes]]):
 
 @pytest.fixture(scope="module")
 def shipped_files() -> dict[str, bytes]:
-    """The members of the shipped model's zip."""
-    return {n: (layout.SHIPPED / n).read_bytes() for n in (layout.WEIGHTS, layout.MODEL_META, layout.CARD)}
+    """The members of a zip of a real single-network model: the one shipped before the ensemble
+    (``default@shipped-1``, a fer_cnn)."""
+    folder = layout.EARLIER_SHIPPED / "1"
+    return {n: (folder / n).read_bytes() for n in (layout.WEIGHTS, layout.MODEL_META, layout.CARD)}
 
 
 def astronaut():
@@ -64,7 +66,7 @@ def test_round_trip_export_import_predict_equals_the_original(store, tmp_path):
     r = subprocess.run([sys.executable, "-m", "fer", "model", "import", str(out), "--name", "mine"],
                        capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("mine@1: imported from default.zip (fer_cnn")
+    assert r.stdout.startswith("mine@1: imported from default.zip (ensemble")  # the shipped model, two members
     original, imported = resolve_model("default"), resolve_model("mine")
     assert imported.ref == "mine@1" and imported.sha256() == original.sha256()
     assert imported.info()["imported_from"] == "default.zip" and imported.info()["sha256"] == original.sha256()
@@ -162,7 +164,7 @@ def test_not_a_zip_an_oversized_member_and_a_bad_name_are_refused(store, tmp_pat
 def test_members_inside_one_folder_are_accepted(store, tmp_path, shipped_files):
     path = make_zip(tmp_path / "folder.zip", {f"my-model/{k}": v for k, v in shipped_files.items()})
     version, contents = model_zip.import_zip(path, "folder")
-    assert version.ref == "folder@1" and contents.sha256 == resolve_model("default").sha256()
+    assert version.ref == "folder@1" and contents.sha256 == resolve_model("default@shipped-1").sha256()
 
 
 def test_the_ui_exports_and_imports(store, shipped_files):

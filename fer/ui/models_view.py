@@ -45,7 +45,7 @@ def _restore(name: str, version: str | None) -> None:
 def version_actions(row: dict, locked: bool) -> None:
     """The buttons of one version: make it current (unless it is), open its figures."""
     if not row["current"]:
-        label = "Restore the shipped default" if row["version"] == SHIPPED_VERSION else "Make current"
+        label = "Restore the shipped default" if row["version"] == SHIPPED_VERSION else f"Make {row['ref']} current"
         st.button(label, key=f"restore-{row['ref']}", on_click=_restore, args=(row["name"], row["version"]),
                   disabled=locked,
                   help=f"{row['ref']} becomes the current {row['name']}; the version in use now stays listed")
