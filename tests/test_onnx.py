@@ -54,6 +54,7 @@ def test_the_shipped_model_exports_with_its_preprocessing_and_identity(store):
     assert json.loads(md["classes"]) == list(CLASSES)
     assert md["output"].startswith("probabilities") and md["architecture"] == meta["architecture"] == "ensemble"
     assert (md["model_name"], md["model_version"], md["model_sha256"]) == ("default", "shipped", version.sha256())
+    assert json.loads(md["tta"]) == {"flip": False}  # the Predictor's own augmentation, said for users of the file
     assert json.loads(md["face"]) == meta["face"] and json.loads(md["parity"])["max_abs_diff"] == parity["max_abs_diff"]
     # the batch dimension is dynamic, and the graph gives probabilities
     dim = runner.session.get_inputs()[0].shape[0]

@@ -75,6 +75,9 @@ def metadata(meta: dict, identity: dict, parity: dict | None = None) -> dict[str
         "classes": json.dumps(list(meta["classes"])),
         "architecture": str(meta["architecture"]),
         "face": json.dumps(meta.get("face") or {}),
+        # test-time augmentation is not in the graph: with {"flip": true}, average the probabilities
+        # of each face and of its mirror image, as the Predictor does
+        "tta": json.dumps({"flip": bool((meta.get("tta") or {}).get("flip"))}),
         "model_name": str(identity.get("name")),
         "model_version": str(identity.get("version") or ""),
         "model_sha256": str(identity["sha256"]),
