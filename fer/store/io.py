@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import json
 import os
 import shutil
@@ -18,6 +19,8 @@ import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable
+
+from fer.store import layout
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -33,6 +36,11 @@ def atomic_write(path: Path, write: Callable[[str], None]) -> Path:
     try:
         write(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        if e.filename is None:  # a failed write names no file: name the one being written
+            raise OSError(e.errno, e.strerror, str(path)) from e
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -64,9 +72,19 @@ def read_json(path: Path, default: Any = None) -> Any:
 
 
 def append_line(path: Path, text: str) -> None:
-    """One line appended (JSON lines: a reader skips a torn last line)."""
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(text + "\n")
+    """One line appended (JSON lines: a reader skips a torn last line). After a torn last line (a
+    writer killed mid-line) the new one starts on a line of its own, so it is not lost too."""
+    try:
+        with open(path, "a+b") as fh:  # appends go to the end wherever the reads were
+            torn = False
+            if fh.seek(0, os.SEEK_END):
+                fh.seek(-1, os.SEEK_END)
+                torn = fh.read(1) != b"\n"
+            fh.write((b"\n" if torn else b"") + text.encode("utf-8") + b"\n")
+    except OSError as e:
+        if e.filename is None:
+            raise OSError(e.errno, e.strerror, str(path)) from e
+        raise
 
 
 def new_folder_beside(target: Path, purpose: str = "new") -> Path:
@@ -160,3 +178,23 @@ def disk_usage(path: Path) -> int:
             except OSError:
                 pass
     return total
+
+
+_WRITE_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+                 errno.EFBIG: "a file may not grow that large here", errno.EROFS: "the file system is read-only",
+                 errno.EACCES: "permission denied", errno.EPERM: "operation not permitted"}
+
+
+def store_write_error(e: BaseException) -> str | None:
+    """One line for a write the store refused (full, read-only, not permitted), naming the file
+    and what to do; None for any other error, or one outside the store."""
+    why = _WRITE_ERRORS.get(getattr(e, "errno", None))
+    where = getattr(e, "filename", None)
+    root = layout.root()
+    if why is None or where is None:
+        return None
+    where = Path(where).resolve()
+    if not (where == root or root in where.parents):
+        return None
+    return (f"cannot write to the store ({why}: {where}); free some space or make {root} writable, then try "
+            "again (a run resumes from its last checkpoint)")

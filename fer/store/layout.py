@@ -6,12 +6,13 @@ $FER_ARTIFACTS (default: ./artifacts)
   datasets/<name>/  manifest.parquet, dataset.json, near_pairs.parquet, exclusions.csv (and its
                     .lock), faces.npy, faces.parquet, cache-<size>-<channels>-<hash>.npy, sources/
   runs/<run id>/    run.json, config.yaml, status.json, job.json, metrics.jsonl, train.log,
-                    last.pt, model.safetensors, model.json, eval/<dataset>/<split>/
+                    last.pt, previous.pt, model.safetensors, model.json, eval/<dataset>/<split>/,
+                    .writer.lock
   models/<name>/    current.json, versions/<n>/ (model.safetensors, model.json, version.json,
                     config.yaml, card.md, eval/<dataset>/<split>/)
-  jobs/<job id>/    job.json, status.json, log.txt, stop.request (a video analysis: video_input.<ext>
-                    while it runs, then video_annotated.mp4, video_timeline.csv, video_previews.npy,
-                    video.json)
+  jobs/<job id>/    job.json, status.json, log.txt, stop.request, .writer.lock (a video analysis:
+                    video_input.<ext> while it runs, then video_annotated.mp4, video_timeline.csv,
+                    video_previews.npy, video.json)
   studies/          studies.db (Optuna's SQLite storage of sweeps, unless study_storage names another)
   evals/<key>/<dataset>/<split>/   evaluations of models outside the store (the shipped one)
   exports/onnx/<weights sha256>.onnx   a model exported for onnxruntime, made on first use
@@ -53,6 +54,8 @@ CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
 TRAIN_LOG = "train.log"
 CHECKPOINT = "last.pt"
+CHECKPOINT_PREVIOUS = "previous.pt"  # the checkpoint before last.pt: where a resume falls back to
+WRITER_LOCK = ".writer.lock"  # held (flock) by the one process writing a job's folder, for its whole life
 
 # jobs/<id>/ of a video analysis (the Predict page): the upload, then what the job wrote
 VIDEO_INPUT = "video_input"  # + the upload's extension (video_input.mp4); removed when the job ends
@@ -140,6 +143,7 @@ def evaluation_files(flip: bool = False) -> tuple[str, str]:
 
 
 FILE_NAMES = (SETTINGS, JOBS_LOCK, MODELS_LOCK, MANIFEST, DATASET_INFO, NEAR_PAIRS, EXCLUSIONS, FACES, FACES_TABLE,
-              JOB, STATUS, JOB_LOG, STOP_REQUEST, STUDIES_DB, RUN, CONFIG, METRICS, TRAIN_LOG, CHECKPOINT, WEIGHTS,
-              MODEL_META, CARD, SUMMARY, PREDICTIONS, CURRENT, VERSION_INFO, LEGACY_SOURCE, ONNX_MODEL,
-              *evaluation_files(True), VIDEO_INPUT, VIDEO_ANNOTATED, VIDEO_TIMELINE, VIDEO_PREVIEWS, VIDEO_INFO)
+              JOB, STATUS, JOB_LOG, STOP_REQUEST, STUDIES_DB, RUN, CONFIG, METRICS, TRAIN_LOG, CHECKPOINT,
+              CHECKPOINT_PREVIOUS, WRITER_LOCK, WEIGHTS, MODEL_META, CARD, SUMMARY, PREDICTIONS, CURRENT, VERSION_INFO,
+              LEGACY_SOURCE, ONNX_MODEL, *evaluation_files(True), VIDEO_INPUT, VIDEO_ANNOTATED, VIDEO_TIMELINE,
+              VIDEO_PREVIEWS, VIDEO_INFO)

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from fer.store import io, layout
+from fer.store import io, layout, locks
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 VERSION_RE = re.compile(r"^[0-9]{1,6}$")
@@ -273,15 +273,25 @@ class Job:
 
     def status(self) -> dict:
         """status.json with the state a reader should believe: a running job whose process is
-        gone or whose heartbeat is stale is failed."""
+        gone is failed; so is one whose heartbeat is stale, unless a live process still holds the
+        folder's writer lock (stopped or hung): that one stays running, with a message saying so."""
         s = self.raw_status()
         s.setdefault("state", "unknown")
         if s["state"] == "running" and not _waiting_on_a_cluster(s):
-            stale = time.time() - float(s.get("heartbeat", 0) or 0) > STALE_SECONDS
+            silent = time.time() - float(s.get("heartbeat", 0) or 0)
             here = s.get("host") in (None, HOST)  # a pid means something on its own machine only
-            if stale or (here and not _alive(s.get("pid"))):
+            if here and not _alive(s.get("pid")):
                 s["state"] = "failed"
                 s.setdefault("error", "the process stopped without a word (killed, crashed or the machine restarted)")
+            elif silent > STALE_SECONDS:
+                pid = locks.holder(self.folder)
+                if pid is None:
+                    s["state"] = "failed"
+                    s.setdefault("error", f"no heartbeat for {silent:.0f} s and no process holds the job "
+                                          "(killed, crashed or the machine restarted)")
+                else:
+                    s["message"] = (f"not responding: no heartbeat for {silent:.0f} s, but process "
+                                    f"{pid or s.get('pid')} still holds the job (stopped or hung); Cancel stops it")
         return s
 
     def request_stop(self) -> None:
@@ -295,6 +305,11 @@ class Job:
 
     def clear_stop_request(self) -> None:
         (self.folder / layout.STOP_REQUEST).unlink(missing_ok=True)
+
+    @property
+    def writer(self) -> int | None:
+        """The pid of the live process writing this folder (holding its writer lock), or None."""
+        return locks.holder(self.folder)
 
     def write_status(self, **fields) -> dict:
         status = {**self.raw_status(), **fields}
@@ -357,6 +372,9 @@ class Run:
         return run
 
     checkpoint_path = property(lambda self: self.folder / layout.CHECKPOINT)
+    previous_checkpoint_path = property(lambda self: self.folder / layout.CHECKPOINT_PREVIOUS)
+    model_files = property(lambda self: (self.folder / layout.WEIGHTS, self.folder / layout.MODEL_META))
+    eval_dir = property(lambda self: self.folder / layout.EVAL)
     config_path = property(lambda self: self.folder / layout.CONFIG)
     log_path = property(lambda self: self.folder / layout.TRAIN_LOG)
     metrics_path = property(lambda self: self.folder / layout.METRICS)
@@ -402,17 +420,20 @@ class Run:
         return self.status()["state"]
 
     def metrics(self) -> list[dict]:
-        """Lines of metrics.jsonl; a torn last line (a process killed mid-write) is skipped."""
+        """The records of metrics.jsonl. A line that is not one JSON object (torn by a process
+        killed mid-write, or damaged: not UTF-8, a bare number or list) is skipped."""
         try:
-            text = self.metrics_path.read_text("utf-8")
+            raw = self.metrics_path.read_bytes()
         except FileNotFoundError:
             return []
         out = []
-        for line in text.splitlines():
+        for line in raw.splitlines():
             try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
+                record = json.loads(line.decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError):
                 continue
+            if isinstance(record, dict):
+                out.append(record)
         return out
 
     def epochs(self) -> pd.DataFrame:
