@@ -1,9 +1,10 @@
 """Inside a job's process: the harness every job runs in, written once.
 
-``with job_harness(folder) as job:`` marks the job running (pid, a heartbeat every few seconds),
+``with job_harness(folder) as job:`` takes the folder's writer lock (refused, writing nothing,
+while another live process holds it), marks the job running (pid, a heartbeat every few seconds),
 turns SIGTERM into a stop request, and on the way out writes the final state (finished, failed
-with the error, or cancelled), prints one closing line on stderr and starts the next queued job.
-Trainings, evaluations, imports and alignments all run in it.
+with the error, or cancelled), prints one closing line on stderr, lets the lock go and starts the
+next queued job. Trainings, evaluations, imports and alignments all run in it.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from pathlib import Path
 from typing import Iterator
 
 from fer.jobs.queue import schedule
-from fer.store import HOST, Job, now
+from fer.store import HOST, Job, io, now
+from fer.store.locks import WriterLock
 
 HEARTBEAT_SECONDS = 5
 
@@ -42,7 +44,10 @@ class Heartbeat:
     def _beat(self) -> None:
         asked = False
         while not self._stop.wait(HEARTBEAT_SECONDS):
-            self._write(heartbeat=time.time())
+            try:  # the pid too: this process, not whichever one was launched, is the job
+                self._write(heartbeat=time.time(), pid=os.getpid())
+            except OSError:  # a full or read-only store: the job itself meets it and says so
+                pass
             if not asked and self.job.stop_requested:  # a cancel from another machine: as if SIGTERM came
                 asked = True
                 os.kill(os.getpid(), signal.SIGTERM)
@@ -73,9 +78,23 @@ class JobHandle:
         self.fields: dict = {}  # extra fields of the final status (epoch, output, ...)
         self.closing: str | None = None  # the closing stderr line, when the job has its own
         self._beat = Heartbeat(folder) if enabled else None
+        self._lock = WriterLock(folder) if enabled else None
+        self._interruptible = False
 
     def should_stop(self) -> bool:
         return self.stop_requested
+
+    @contextmanager
+    def interruptible(self) -> Iterator[None]:
+        """Inside, SIGTERM interrupts the body at once (``JobCancelled``) instead of waiting to be
+        polled: for a long stretch that cannot poll (a final evaluation)."""
+        if self.stop_requested:
+            raise JobCancelled("cancelled")
+        self._interruptible = True
+        try:
+            yield
+        finally:
+            self._interruptible = False
 
     def progress(self, **fields) -> None:
         if self._beat:
@@ -92,6 +111,8 @@ class JobHandle:
 
 
 def _error_text(e: BaseException) -> str:
+    if io.store_write_error(e):
+        return io.store_write_error(e)
     if isinstance(e, (ValueError, OSError)) and str(e):  # ours carry one line meant for the user
         return str(e)
     return f"{type(e).__name__}: {e}"
@@ -104,15 +125,22 @@ def job_harness(folder: Path, enabled: bool = True, cooperative: bool = True) ->
     interrupted by ``JobCancelled`` when SIGTERM arrives. Exceptions other than that one
     propagate after the failed state is written."""
     job = JobHandle(folder, enabled)
+    if job._lock:  # before anything is written: the folder may be another live process's
+        job._lock.acquire(f"{Job(folder).kind or 'job'} {Path(folder).name}")
 
     def on_sigterm(*_):
         job.stop_requested = True
-        if not cooperative:
+        if not cooperative or job._interruptible:
             raise JobCancelled("cancelled")
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
-    if job._beat:
-        job._beat.start()
+    try:
+        if job._beat:
+            job._beat.start()
+    except BaseException:
+        signal.signal(signal.SIGTERM, previous)
+        job._lock.release()
+        raise
     try:
         yield job
     except JobCancelled:
@@ -129,9 +157,14 @@ def job_harness(folder: Path, enabled: bool = True, cooperative: bool = True) ->
 
 def _close(job: JobHandle) -> None:
     state = job.state or ("cancelled" if job.stop_requested else "finished")
-    job._beat.finish(state, **job.fields)
     line = job.closing or f"{Job(job.folder).kind or 'job'} {job.folder.name}: {state}" + (
         f" ({job.fields['error']})" if job.fields.get("error") else "")
+    try:
+        job._beat.finish(state, **job.fields)
+    except OSError as e:  # a full or read-only store: say so rather than end in a traceback
+        line += f"; its final state could not be written ({io.store_write_error(e) or e})"
+    finally:
+        job._lock.release()  # the last write is done: another process may take the folder
     print(line, file=sys.stderr, flush=True)
     try:
         schedule()

@@ -2,7 +2,8 @@
 
 The only command the queue starts. It reads the job file, checks its kind against the allow-list
 and its arguments against the kind's validation, and runs it; a job that fails either is marked
-``refused`` and nothing else happens.
+``refused`` and nothing else happens. A job whose folder another live process still writes is
+refused without touching the folder; an error the job reports ends in one line, not a traceback.
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import sys
 from pathlib import Path
 
 from fer.jobs.registry import kind_of
-from fer.store import Job, NotFound, now
+from fer.store import Job, NotFound, io, now
+from fer.store.locks import FolderBusy
 
 
 def _output_to(log: Path) -> None:
@@ -48,7 +50,14 @@ def main(argv: list[str] | None = None) -> int:
         job.write_status(state="refused", ended=now(), error=str(e))
         print(f"refused: {e}", file=sys.stderr)
         return 2
-    return kind.run(args, job.folder)
+    try:
+        return kind.run(args, job.folder)
+    except FolderBusy as e:  # another live process writes the folder: its status is not ours to touch
+        print(f"refused: {e}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as e:  # the harness has recorded it; one line, not a traceback
+        print(f"error: {io.store_write_error(e) or e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ class LocalBackend:
             return "stopping"
         try:
             os.killpg(status["pid"], signal.SIGTERM)
+            os.killpg(status["pid"], signal.SIGCONT)  # a stopped process wakes up to hear it
         except (ProcessLookupError, KeyError, TypeError):
             pass
         return "stopping"
