@@ -38,7 +38,8 @@ def test_the_recipe_carries_every_config_key():
 
     carried = set(keys(recipe)) | {f"augment.{k}" for k in recipe.augment}
     renamed = {"sampler.balanced": "balanced_sampler", "early_stopping.patience": "patience",
-               "checkpoint.monitor": "monitor", "tta.flip": "tta_flip"}
+               "checkpoint.monitor": "monitor", "tta.flip": "tta_flip",
+               "checkpoint.every_seconds": "checkpoint_seconds"}
     not_training = {"name"}  # the run's display name: run.json holds it, training does not read it
     missing = [k for k in C.SCHEMA if k not in not_training and renamed.get(k, k) not in carried]
     assert not missing, f"keys the recipe drops: {missing}"

@@ -56,6 +56,8 @@ SCHEMA: dict[str, tuple] = {
     "ema.warmup": (False, "ramp the EMA decay up from 0 (timm's warm-up), so short runs validate well early"),
     "early_stopping.patience": (10, "epochs without a better val loss before stopping (0: never stop)"),
     "checkpoint.monitor": ("val_macro_f1", "metric that picks the best epoch: val_macro_f1, val_accuracy or val_loss"),
+    "checkpoint.every_seconds": (120.0, "also checkpoint inside an epoch this often, so a kill loses at most this "
+                                        "much training (0: at the end of each epoch only)"),
     "eval_splits": (["test"], "splits evaluated with the best weights at the end"),
     "distill.teachers": ([], "models to learn from (run ids or model names): their probabilities on the train images, "
                              "averaged with the mirror image and over the teachers, become soft targets ([]: off)"),
@@ -215,8 +217,9 @@ def problems(cfg: dict) -> dict[str, str]:
     lo_hi = flat["augment.crop_scale"]
     if not (isinstance(lo_hi, list) and len(lo_hi) == 2 and all(map(_number, lo_hi)) and 0 < lo_hi[0] <= lo_hi[1] <= 1):
         refuse("augment.crop_scale", f"augment.crop_scale={lo_hi!r}: use [low, high] with 0 < low <= high <= 1")
-    if not _number(flat["optimizer.weight_decay"]) or flat["optimizer.weight_decay"] < 0:
-        refuse("optimizer.weight_decay", "optimizer.weight_decay: use 0 or a positive number")
+    for key, zero in (("optimizer.weight_decay", "0"), ("checkpoint.every_seconds", "0 (at epoch ends only)")):
+        if not _number(flat[key]) or flat[key] < 0:
+            refuse(key, f"{key}={flat[key]!r}: use {zero} or a positive number")
     if not _number(flat["mixup.alpha"]) or flat["mixup.alpha"] < 0:
         refuse("mixup.alpha", "mixup.alpha: use 0 (off) or a positive number")
     if not flat["dataset"]:

@@ -90,25 +90,49 @@ def _optimise(s: Step, x: torch.Tensor, target: torch.Tensor, step: int) -> tupl
     return logits, loss
 
 
-def train_one_epoch(s: Step, data: EpochData, step0: int, should_stop: Callable[[], bool] = lambda: False,
+@dataclass
+class EpochState:
+    """Where an epoch stands: the next batch and the running sums. A checkpoint taken inside an
+    epoch holds it, so that a resumed epoch ends with the figures of an uninterrupted one."""
+    batch: int = 0
+    seen: int = 0
+    loss_sum: float = 0.0
+    correct: int = 0
+    seconds: float = 0.0
+
+
+def batches_per_epoch(n_samples: int, batch_size: int) -> int:
+    """Full batches of an epoch (the remainder is dropped), at least one."""
+    return n_samples // batch_size or 1
+
+
+def train_one_epoch(s: Step, data: EpochData, step0: int, at: EpochState | None = None,
+                    after_batch: Callable[[EpochState], bool] | None = None,
                     on_progress: Callable[[dict], None] | None = None, progress_every: int = 20) -> dict:
-    """One pass over ``data.order``; returns loss, accuracy, images/s, seconds and steps taken.
-    The caller puts the model in train mode (and frozen norms in eval mode) first."""
-    n_batches = len(data.order) // data.batch_size or 1
-    seen, loss_sum, correct, t0 = 0, 0.0, 0, time.perf_counter()
-    step = step0
-    for b in range(n_batches):
-        if should_stop():
-            break
+    """The epoch's batches from ``at.batch`` on (a whole epoch when ``at`` is None; batch ``b`` is
+    step ``step0 + b``), updating ``at``; ``after_batch(at)`` returning True stops it there. Returns loss, accuracy, images/s, seconds,
+    steps done so far and whether the epoch is ``complete``. The caller puts the model in train
+    mode (and frozen norms in eval mode) first."""
+    at = at if at is not None else EpochState()
+    n_batches = batches_per_epoch(len(data.order), data.batch_size)
+    t0, seconds0 = time.perf_counter(), at.seconds
+    while at.batch < n_batches:
+        b = at.batch
         x, target, y = _batch(s, data, b)
-        logits, loss = _optimise(s, x, target, step)
-        step += 1
-        seen += len(y)
-        loss_sum += float(loss.detach()) * len(y)
-        correct += int((logits.detach().argmax(1) == y).sum())
+        logits, loss = _optimise(s, x, target, step0 + b)
+        at.batch, at.seen = b + 1, at.seen + len(y)
+        at.loss_sum += float(loss.detach()) * len(y)
+        at.correct += int((logits.detach().argmax(1) == y).sum())
+        at.seconds = seconds0 + time.perf_counter() - t0
         if on_progress and (b % progress_every == 0 or b == n_batches - 1):
-            on_progress({"batch": b + 1, "batches": n_batches, "loss": loss_sum / seen,
-                         "images_per_s": seen / (time.perf_counter() - t0)})
-    elapsed = time.perf_counter() - t0
-    return {"train_loss": loss_sum / max(seen, 1), "train_accuracy": correct / max(seen, 1),
-            "images_per_s": seen / max(elapsed, 1e-9), "seconds": elapsed, "steps": step - step0, "seen": seen}
+            on_progress({"batch": b + 1, "batches": n_batches, "loss": at.loss_sum / at.seen,
+                         "images_per_s": at.seen / max(at.seconds, 1e-9)})
+        if after_batch is not None and after_batch(at):
+            break
+    return summarise(at, n_batches)
+
+
+def summarise(at: EpochState, n_batches: int) -> dict:
+    return {"train_loss": at.loss_sum / max(at.seen, 1), "train_accuracy": at.correct / max(at.seen, 1),
+            "images_per_s": at.seen / max(at.seconds, 1e-9), "seconds": at.seconds, "steps": at.batch,
+            "seen": at.seen, "complete": at.batch >= n_batches}

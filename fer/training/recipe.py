@@ -89,6 +89,7 @@ class Recipe:
     ema: EmaRecipe
     patience: int
     monitor: str
+    checkpoint_seconds: float
     eval_splits: tuple[str, ...]
     distill: DistillRecipe
     tta_flip: bool
@@ -103,7 +104,8 @@ class Recipe:
             schedule=ScheduleRecipe(**cfg["schedule"]), loss=LossRecipe(**cfg["loss"]),
             balanced_sampler=cfg["sampler"]["balanced"], augment=dict(cfg["augment"]), mixup=MixupRecipe(**cfg["mixup"]),
             ema=EmaRecipe(**cfg["ema"]), patience=cfg["early_stopping"]["patience"],
-            monitor=cfg["checkpoint"]["monitor"], eval_splits=tuple(cfg["eval_splits"]),
+            monitor=cfg["checkpoint"]["monitor"], checkpoint_seconds=float(cfg["checkpoint"]["every_seconds"]),
+            eval_splits=tuple(cfg["eval_splits"]),
             distill=DistillRecipe(tuple(cfg["distill"]["teachers"]), float(cfg["distill"]["weight"]),
                                   float(cfg["distill"]["temperature"])),
             tta_flip=cfg["tta"]["flip"])

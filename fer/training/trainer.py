@@ -2,14 +2,22 @@
 schedule, resume), ``train_epochs`` (train, validate, keep the best, checkpoint, stop early or on
 SIGTERM) and ``finish`` (evaluate the best weights, complete model.json).
 
-``run(folder)`` trains the config in the run's folder inside the job harness (heartbeat, final
-state, closing line, next queued job). It resumes from the checkpoint when there is one, stops
-cleanly on SIGTERM (saves, ends ``cancelled``), and under ``torchrun`` trains with
-DistributedDataParallel (rank 0 writes).
+``run(folder)`` trains the config in the run's folder inside the job harness (writer lock,
+heartbeat, final state, closing line, next queued job). It checkpoints at every epoch's end and
+inside epochs every ``checkpoint.every_seconds`` (``fer.training.checkpoints``: every random
+generator included), and resumes from there exactly: a run stopped and resumed takes the steps,
+learning rates and data order of an uninterrupted one. SIGTERM stops it cleanly at any point
+(inside an epoch, its validation or the final evaluation): it saves, keeps loadable weights and
+ends ``cancelled``. Under ``torchrun`` it trains with DistributedDataParallel: every rank takes
+the same number of steps (the epoch's order is padded to a multiple of the world size, as
+``DistributedSampler`` does), stops and checkpoints on the same batch, figures are reduced across
+ranks, and rank 0 alone writes the run folder.
 """
 from __future__ import annotations
 
+import json
 import os
+import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,12 +32,12 @@ from timm.utils import ModelEmaV3
 from fer import models, store
 from fer.data import arrays, dataset
 from fer.evaluation import metrics, write_evaluation
-from fer.jobs import JobHandle, job_harness
+from fer.jobs import JobCancelled, JobHandle, job_harness
 from fer.labels import CLASSES, NUM_CLASSES
 from fer.models import normalisation
 from fer.store import Evaluation, Run, now
 from fer.training import config as C
-from fer.training import data, distill, engine, transfer
+from fer.training import checkpoints, data, distill, engine, transfer
 from fer.training.augment import BatchAugment
 from fer.training.recipe import Recipe
 
@@ -66,6 +74,8 @@ def init_distributed() -> tuple[int, int]:
     """(rank, world size); under torchrun the process group is set up once."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
         backend = "nccl" if torch.cuda.is_available() and os.environ.get("FER_DEVICE", "auto") != "cpu" else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         torch.distributed.init_process_group(backend)
     if torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
@@ -87,15 +97,14 @@ def run(folder: Path, log: Callable[[str], None] = print, on_epoch: EpochHook | 
     """Train the run in ``folder``; returns its state, epochs done and best value. ``on_epoch``
     hears each epoch's validation figures and may stop the run there (a sweep's pruner)."""
     run_ = Run(Path(folder))
-    recipe = prepare(run_.config())
     rank, world = init_distributed()
     quiet = rank != 0
     with job_harness(run_.folder, enabled=not quiet) as job:
-        t = setup(run_, recipe, rank, world, (lambda *a, **k: None) if quiet else log)
+        t = setup(run_, prepare(run_.config()), rank, world, (lambda *a, **k: None) if quiet else log)
         t.on_epoch = on_epoch
         state = train_epochs(t, job)
         if state == "finished" and not quiet:
-            finish(t)
+            state = _finish_unless_cancelled(t, job)
         result = {"state": state, "epoch": t.progress["epoch"], "best": t.progress["best"],
                   "best_epoch": t.progress["best_epoch"]}
         job.end(state, epoch=result["epoch"])
@@ -122,11 +131,14 @@ class Training:
     trainable: set[str]  # what the transfer mode trains
     head: set[str]  # what trains during the head warm-up
     meta: dict  # model.json without its metrics
+    generator: torch.Generator  # the augmentation's, on the device
     on_epoch: EpochHook | None = None  # told of each epoch's validation; True stops the run ("pruned")
     targets: torch.Tensor | None = None  # per-image soft targets when distilling (N × classes)
     progress: dict = field(default_factory=lambda: {
         "epoch": 0, "step": 0, "best": None, "best_epoch": None, "best_val_loss": float("inf"), "bad_epochs": 0,
         "seconds": 0.0})
+    position: engine.EpochState | None = None  # where a checkpoint taken inside an epoch stopped
+    saved_at: float = field(default_factory=time.monotonic)  # when the last checkpoint was written
 
     @property
     def main(self) -> bool:
@@ -143,6 +155,7 @@ def setup(run_: Run, recipe: Recipe, rank: int, world: int, log: Callable[[str],
     run's checkpoint when it has one."""
     torch.manual_seed(recipe.seed + rank)
     np.random.seed(recipe.seed)
+    random.seed(recipe.seed)
     device = _device(recipe, world)
     splits = _load_data(recipe, log)
     model, trainable, head = _build_model(recipe, device)
@@ -153,14 +166,20 @@ def setup(run_: Run, recipe: Recipe, rank: int, world: int, log: Callable[[str],
         optimizer=optimizer, loss_fn=_loss(recipe, splits["train"].labels, device),
         augment=BatchAugment.from_config(recipe.augment, recipe.model.input_size),
         mean=torch.tensor(mean_l, device=device).view(1, -1, 1, 1), std=torch.tensor(std_l, device=device).view(1, -1, 1, 1),
-        device=device, lr_at=_schedule(recipe, optimizer, len(splits["train"]) // world), mixup=_mixup(recipe),
+        device=device, lr_at=_schedule(recipe, optimizer, _per_rank(len(splits["train"]), world)), mixup=_mixup(recipe),
         ema=_ema(recipe, model), amp_dtype=torch.bfloat16 if device.type == "cuda" and recipe.amp else None,
         channels_last=recipe.channels_last)
     t = Training(run=run_, recipe=recipe, rank=rank, world=world, log=log, device=device, splits=splits, model=model,
                  step=step, trainable=trainable, head=head, meta=_model_meta(recipe, mean_l, std_l),
+                 generator=torch.Generator(device=device if device.type == "cuda" else "cpu"),
                  targets=_distill_targets(recipe, splits["train"], device, log))
     _resume(t)
     return t
+
+
+def _per_rank(n: int, world: int) -> int:
+    """Samples each rank visits an epoch: the order padded to a multiple of the world size."""
+    return -(-n // world)
 
 
 def _device(recipe: Recipe, world: int) -> torch.device:
@@ -198,7 +217,7 @@ def _optimizer(recipe: Recipe, model: nn.Module) -> torch.optim.Optimizer:
 def _schedule(recipe: Recipe, optimizer: torch.optim.Optimizer, images_per_rank: int) -> Callable[[int], list]:
     """Each parameter group's rate at a step: linear warm-up, then cosine (or constant), per step."""
     s, base_lrs = recipe.schedule, [g["lr"] for g in optimizer.param_groups]
-    steps_per_epoch = max(1, images_per_rank // recipe.batch_size)
+    steps_per_epoch = engine.batches_per_epoch(images_per_rank, recipe.batch_size)
     total, warmup = steps_per_epoch * recipe.epochs, s.warmup_epochs * steps_per_epoch
 
     def lr_at(step: int) -> list[float]:
@@ -251,17 +270,37 @@ def _ema(recipe: Recipe, model: nn.Module):
 
 
 def _resume(t: Training) -> None:
-    """Weights, optimizer, EMA and counters from the run's checkpoint, when it has one."""
-    last = t.run.checkpoint_path
-    if not last.exists():
+    """Weights, optimizer, EMA, counters, position in the epoch and every generator from the
+    run's newest usable checkpoint, when it has one; the epochs recorded after it are dropped."""
+    def apply(ck: dict) -> None:
+        t.model.load_state_dict(ck["model"])
+        t.step.optimizer.load_state_dict(ck["optimizer"])
+        if t.step.ema is not None and "ema" in ck:
+            t.step.ema.module.load_state_dict(ck["ema"])
+        rngs = ck.get("rng") or []
+        if len(rngs) == t.world:  # a different world size cannot continue every rank's draws
+            checkpoints.restore_rng(rngs[t.rank], t.generator)
+        t.progress.update(ck["state"])
+        t.position = engine.EpochState(**ck["position"]) if ck.get("position") else None
+
+    used, problems = checkpoints.load(t.run, apply)
+    for problem in problems:
+        t.log(f"warning: {problem}; resuming from {used.name if used else 'the start'}")
+    if t.main:  # (with no checkpoint, epochs recorded by a process that never saved one are redone)
+        _trim_history(t.run, t.progress["epoch"])
+    if used is None:
         return
-    ck = torch.load(last, map_location=t.device, weights_only=True)
-    t.model.load_state_dict(ck["model"])
-    t.step.optimizer.load_state_dict(ck["optimizer"])
-    if t.step.ema is not None and "ema" in ck:
-        t.step.ema.module.load_state_dict(ck["ema"])
-    t.progress.update(ck["state"])
-    t.log(f"resuming at epoch {t.progress['epoch'] + 1}")
+    where = f", batch {t.position.batch + 1}" if t.position else ""
+    t.log(f"resuming at epoch {t.progress['epoch'] + 1}{where}")
+
+
+def _trim_history(run_: Run, epochs_done: int) -> None:
+    """metrics.jsonl without the epochs after the checkpoint resumed from: they are trained again."""
+    records = run_.metrics()
+    kept = [m for m in records if not (m.get("kind") == "epoch" and isinstance(m.get("epoch"), int)
+                                       and m["epoch"] > epochs_done)]
+    if len(kept) < len(records):
+        store.write_text(run_.metrics_path, "".join(json.dumps(m) + "\n" for m in kept))
 
 
 # -- the epoch loop -------------------------------------------------------------------------
@@ -269,22 +308,27 @@ def _resume(t: Training) -> None:
 def train_epochs(t: Training, job: JobHandle) -> str:
     """Epochs until the last, an early stop, SIGTERM or the epoch hook's stop; returns ``finished``,
     ``cancelled`` or ``pruned``."""
-    g = torch.Generator(device=t.device if t.device.type == "cuda" else "cpu")
     images, labels = torch.from_numpy(t.splits["train"].images), torch.from_numpy(t.splits["train"].labels)
     if t.device.type == "cuda":  # the whole uint8 cache on the device; augmentation happens there too
         images, labels = images.to(t.device), labels.to(t.device)
-    for epoch in range(t.progress["epoch"], t.recipe.epochs):
-        stats = _train_epoch(t, epoch, engine.EpochData(images, labels, _epoch_order(t, epoch), t.recipe.batch_size, g,
-                                                        t.targets), job)
-        if job.should_stop():
+    while t.progress["epoch"] < t.recipe.epochs:
+        epoch, at = t.progress["epoch"], t.position or engine.EpochState()
+        t.position = None
+        if at.batch == 0:  # a resumed epoch goes on with the generator's saved state
+            t.generator.manual_seed(t.recipe.seed * 1000 + epoch * t.world + t.rank)
+        epoch_data = engine.EpochData(images, labels, _epoch_order(t, epoch), t.recipe.batch_size, t.generator,
+                                      t.targets)
+        stats = _train_epoch(t, epoch, epoch_data, at, job)
+        vs = _validate_unless_stopped(t, job, stats) if stats["complete"] else None
+        if vs is None:
             t.log("stopping: SIGTERM received")
-            _save_checkpoint(t)
+            _save_checkpoint(t, at)
+            _keep_weights(t)
             return "cancelled"
         t.progress["step"] += stats["steps"]
         t.progress["seconds"] += stats["seconds"]
-        vs = _validate(t)
         _end_epoch(t, epoch, stats, vs)
-        _save_checkpoint(t)
+        _save_checkpoint(t, None)
         if t.on_epoch is not None and t.on_epoch(epoch + 1, vs):
             t.log(f"pruned after epoch {epoch + 1}: its sweep stops this trial")
             return "pruned"
@@ -295,14 +339,19 @@ def train_epochs(t: Training, job: JobHandle) -> str:
 
 
 def _epoch_order(t: Training, epoch: int) -> torch.Tensor:
-    """This rank's share of the epoch's order; every rank draws the same order (same seed)."""
+    """This rank's share of the epoch's order. Every rank draws the same order (same seed), padded
+    with its first samples to a multiple of the world size: every rank takes as many steps."""
     order_gen = torch.Generator().manual_seed(t.recipe.seed * 1000 + epoch)
     order = data.epoch_indices(t.splits["train"].labels, t.recipe.balanced_sampler, order_gen)
+    total = _per_rank(len(order), t.world) * t.world
+    if total > len(order):
+        order = order.repeat(-(-total // len(order)))[:total]
     return order[t.rank::t.world].to(t.device)
 
 
-def _train_epoch(t: Training, epoch: int, epoch_data: engine.EpochData, job: JobHandle) -> dict:
-    epoch_data.generator.manual_seed(t.recipe.seed * 1000 + epoch * t.world + t.rank)
+def _train_epoch(t: Training, epoch: int, epoch_data: engine.EpochData, at: engine.EpochState,
+                 job: JobHandle) -> dict:
+    """The epoch's batches from ``at`` on: stopped by SIGTERM, checkpointed every few minutes."""
     warm = epoch < t.recipe.model.warmup_head_epochs
     for n, p in t.model.named_parameters():  # the head alone during the warm-up, then the transfer mode
         p.requires_grad = (n in t.head) if warm else (n in t.trainable)
@@ -312,16 +361,66 @@ def _train_epoch(t: Training, epoch: int, epoch_data: engine.EpochData, job: Job
             t.run.append_metrics({"kind": "progress", "epoch": epoch + 1, **p})
             job.progress(epoch=epoch + 1, progress=p["batch"] / p["batches"])
 
+    def after_batch(state: engine.EpochState) -> bool:
+        every = t.recipe.checkpoint_seconds
+        stop, due = _agree(t, job.should_stop(), bool(every) and time.monotonic() - t.saved_at >= every)
+        if due and not stop:
+            _save_checkpoint(t, state)
+        return stop
+
     t.step.model.train()
     transfer.freeze_norm_stats(t.model)  # norms of frozen layers keep their statistics
-    stats = engine.train_one_epoch(t.step, epoch_data, t.progress["step"], job.should_stop, progress)
-    return {**stats, "head_only": warm}
+    stats = engine.train_one_epoch(t.step, epoch_data, t.progress["step"], at, after_batch, progress)
+    return {**_reduced(t, stats), "head_only": warm}
+
+
+def _agree(t: Training, *flags: bool) -> list[bool]:
+    """Flags every rank acts on alike (any rank's True counts): ranks stop and save on one batch."""
+    if t.world == 1:
+        return list(flags)
+    box = torch.tensor([float(f) for f in flags], device=t.device)
+    torch.distributed.all_reduce(box, op=torch.distributed.ReduceOp.MAX)
+    return [bool(v) for v in box.tolist()]
+
+
+def _reduced(t: Training, stats: dict) -> dict:
+    """The epoch's loss, accuracy and speed over every rank's samples."""
+    if t.world == 1:
+        return stats
+    sums = torch.tensor([stats["train_loss"] * stats["seen"], stats["train_accuracy"] * stats["seen"],
+                         float(stats["seen"])], dtype=torch.float64, device=t.device)
+    torch.distributed.all_reduce(sums)
+    loss, correct, seen = sums.tolist()
+    return {**stats, "train_loss": loss / max(seen, 1), "train_accuracy": correct / max(seen, 1), "seen": int(seen),
+            "images_per_s": seen / max(stats["seconds"], 1e-9)}
+
+
+def _validate_unless_stopped(t: Training, job: JobHandle, stats: dict) -> dict | None:
+    """The epoch's validation figures, or None when SIGTERM came before or during it (alone, it
+    interrupts the validation at once; under DDP every rank finishes it, then all stop together)."""
+    if t.world > 1:
+        vs = _validate(t)
+        return None if _agree(t, job.should_stop())[0] else vs
+    try:
+        with job.interruptible():
+            return _validate(t)
+    except JobCancelled:
+        return None
 
 
 def _validate(t: Training) -> dict:
+    """Validation figures of the eval model; under DDP each rank predicts its share of the images
+    and every rank gets the figures of all of them."""
     val = t.splits["val"]
-    probs = models.predict(t.eval_model, val.images, t.step.mean, t.step.std, t.device,
+    share = np.arange(len(val))[t.rank::t.world]
+    probs = models.predict(t.eval_model, val.images[share], t.step.mean, t.step.std, t.device,
                            channels_last=t.recipe.channels_last, flip=t.recipe.tta_flip, amp_dtype=t.step.amp_dtype)
+    if t.world > 1:
+        parts = [None] * t.world
+        torch.distributed.all_gather_object(parts, (share, probs))
+        probs = np.zeros((len(val), probs.shape[1]), dtype=probs.dtype)
+        for idx, p in parts:
+            probs[idx] = p
     return metrics.summary(val.labels, probs)
 
 
@@ -337,12 +436,14 @@ def _end_epoch(t: Training, epoch: int, stats: dict, vs: dict) -> None:
     if t.main:
         t.run.append_metrics({
             "kind": "epoch", "epoch": epoch + 1, "train_loss": stats["train_loss"],
-            "train_accuracy": stats["train_accuracy"], "val_loss": vs["loss"], "val_accuracy": vs["accuracy"],
+            "train_accuracy": stats["train_accuracy"], "train_images": stats["seen"], "val_loss": vs["loss"],
+            "val_accuracy": vs["accuracy"],
             "val_macro_f1": vs["macro_f1"], "lr": t.step.optimizer.param_groups[0]["lr"],
             "epoch_seconds": stats["seconds"], "images_per_s": stats["images_per_s"], "head_only": stats["head_only"],
             "time": time.time()})
-        if p["best"] is None or value > p["best"]:
-            p["best"], p["best_epoch"] = value, epoch + 1
+    if p["best"] is None or value > p["best"]:
+        p["best"], p["best_epoch"] = value, epoch + 1
+        if t.main:
             val = {k: vs[k] for k in ("accuracy", "macro_f1", "loss", "n")}
             models.save(t.run.folder, t.eval_model, {**t.meta, "metrics": {"best_epoch": epoch + 1, "val": val}})
     if vs["loss"] < p["best_val_loss"]:
@@ -351,15 +452,42 @@ def _end_epoch(t: Training, epoch: int, stats: dict, vs: dict) -> None:
         p["bad_epochs"] += 1
 
 
-def _save_checkpoint(t: Training) -> None:
-    """Weights, optimizer, EMA and counters, for resuming (rank 0)."""
+def _save_checkpoint(t: Training, position: engine.EpochState | None) -> None:
+    """Weights, optimizer, EMA, counters, the position inside the epoch (None at its end) and
+    every rank's generators; rank 0 writes it. Every rank calls it (the generators are gathered)."""
+    rng = checkpoints.rng_state(t.generator)
+    rngs = [rng]
+    if t.world > 1:
+        rngs = [None] * t.world
+        torch.distributed.all_gather_object(rngs, rng)
+    t.saved_at = time.monotonic()
     if not t.main:
         return
     ck = {"model": models.unwrap(t.model).state_dict(), "optimizer": t.step.optimizer.state_dict(),
-          "state": t.progress}
+          "state": dict(t.progress), "position": vars(position).copy() if position else None, "rng": rngs}
     if t.step.ema is not None:
         ck["ema"] = t.step.ema.module.state_dict()
-    store.atomic_write(t.run.checkpoint_path, lambda tmp: torch.save(ck, tmp))
+    checkpoints.save(t.run, ck)
+
+
+def _keep_weights(t: Training) -> None:
+    """A run stopped before its first validation still leaves weights that load (model.safetensors),
+    so it can be tried on Predict; its first validated epoch replaces them."""
+    if t.main and not t.run.has_weights:
+        note = f"stopped in epoch {t.progress['epoch'] + 1} before any validation: the weights as they were"
+        models.save(t.run.folder, t.eval_model, {**t.meta, "metrics": {"best_epoch": None, "note": note}})
+
+
+def _finish_unless_cancelled(t: Training, job: JobHandle) -> str:
+    """``finish`` (the final evaluation), which SIGTERM interrupts at once: then ``cancelled``, the
+    weights kept, and a resume evaluates again."""
+    try:
+        with job.interruptible():
+            finish(t)
+        return "finished"
+    except JobCancelled:
+        t.log("stopping: SIGTERM during the final evaluation (the trained weights are kept; Resume evaluates)")
+        return "cancelled"
 
 
 # -- finish ---------------------------------------------------------------------------------
