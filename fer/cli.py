@@ -22,7 +22,9 @@ from fer.data import import_dataset, names, summary, summary_text
 from fer.data.align import align_dataset, describe
 from fer.data.formats import FORMATS
 from fer.images import ImageError, open_image
+from fer.jobs.queue import clear_training
 from fer.store import Dataset, Model, Run, promote
+from fer.store.io import store_write_error
 from fer.training import config as C
 from fer.video import analyse, is_video_name, probe
 
@@ -123,8 +125,9 @@ def cmd_predict(args) -> int:
     if args.csv and any(kind == "video" for _, kind in inputs):
         raise ValueError("--csv writes the photos' table; for a video's frames use --json")
     predictor = Predictor.load(args.model, detector=args.detector, runtime=args.runtime)
-    if predictor.warning:
-        print(f"warning: {predictor.warning}", file=sys.stderr)
+    for warning in (predictor.fallback, predictor.warning):
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
     model = predictor.identity()  # every line and row names the model that made it
     n_faces, photos = 0, []
     for path, kind in inputs:
@@ -177,10 +180,14 @@ def cmd_train(args) -> int:
         raise C.ConfigError("give --config (a new run) or --resume RUN_ID")
     rank = int(os.environ.get("RANK", "0"))
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    if args.fresh and not args.resume:
+        raise C.ConfigError("--fresh starts a run given with --resume again from scratch")
     if args.resume:
         if args.set:
             raise C.ConfigError("--set cannot change a run being resumed; start a new run instead")
         run = Run.open(args.resume)
+        if args.fresh:
+            clear_training(run)
     else:
         cfg = C.load(args.config, args.set)
         trainer.prepare(cfg)
@@ -390,6 +397,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a preset name (python -m fer train --config smoke) or a YAML file (a run's config too)")
     tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (dotted)")
     tr.add_argument("--resume", metavar="RUN_ID", help="continue a run from its last checkpoint")
+    tr.add_argument("--fresh", action="store_true",
+                    help="with --resume: start the run again from scratch (its checkpoints, epochs and weights go)")
     tr.add_argument("--submit", action="store_true",
                     help="queue the run through the jobs backend in force (local or ray) and print its id, "
                          "instead of training in the foreground")
@@ -474,6 +483,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; nothing was written", file=sys.stderr)
         return 130
-    except (ValueError, OSError) as e:  # DatasetError, SourceError, bad names and mappings
-        print(f"error: {e}", file=sys.stderr)
+    except (ValueError, OSError) as e:  # DatasetError, SourceError, bad names and mappings, a full store
+        print(f"error: {store_write_error(e) or e}", file=sys.stderr)
         return 2

@@ -2,7 +2,9 @@
 
 ``Predictor.load(x)`` takes a model folder, a run id, a model name (its current version),
 ``NAME@VERSION`` or ``default`` (``fer.store.resolve_model``), and says which model it is:
-``name``, ``version`` and ``sha256`` of its weights. Faces are found and cut with the ``face`` block of the model's
+``name``, ``version`` and ``sha256`` of its weights. A folder that cannot give a working model is a
+``ModelError`` naming what is wrong, except the store's ``default``: then the shipped model answers,
+and ``fallback`` says why. Faces are found and cut with the ``face`` block of the model's
 model.json (detector, eye alignment, margin, size, grayscale), so a photo reaches the model as
 its training images did.
 
@@ -22,7 +24,7 @@ import torch
 from fer import faces, models
 from fer.images import fit_square
 from fer.labels import CLASSES
-from fer.store import ModelVersion, resolve_model
+from fer.store import DEFAULT, SHIPPED_VERSION, Model, ModelNotFound, ModelVersion, resolve_model
 
 RUNTIMES = ("torch", "onnx")
 
@@ -59,6 +61,7 @@ class Predictor:
         self.size, self.channels = int(meta["input_size"]), int(meta["channels"])
         self.mean, self.std = models.norm_tensors(meta, self.device)
         self.classes = list(meta["classes"])
+        self.fallback: str | None = None  # why another model answers than the one asked for
 
     @classmethod
     def load(cls, x: str | Path | ModelVersion = "default", device: str = "cpu",
@@ -66,11 +69,20 @@ class Predictor:
         if runtime not in RUNTIMES:
             raise ValueError(f"runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
         version = x if isinstance(x, ModelVersion) else resolve_model(x)
-        if runtime == "onnx":  # onnxruntime on the CPU, whatever the device
-            from fer.models import onnx  # onnxruntime: only when asked for
+        try:
+            if runtime == "onnx":  # onnxruntime on the CPU, whatever the device
+                from fer.models import onnx  # onnxruntime: only when asked for
 
-            return cls(onnx.session(version), version.meta(), version.folder, "cpu", detector, version, runtime)
-        model, meta = models.load(version.folder, device=device)
+                return cls(onnx.session(version), version.meta(), version.folder, "cpu", detector, version, runtime)
+            model, meta = models.load(version.folder, device=device)
+        except models.ModelError as e:
+            shipped = _shipped_instead_of(version)
+            if shipped is None:
+                raise
+            predictor = cls.load(shipped, device, detector, runtime)
+            predictor.fallback = (f"the store's default model ({version.ref}) cannot be used, so the model "
+                                  f"shipped with FER Studio answers instead: {e}")
+            return predictor
         return cls(model, meta, version.folder, device, detector, version)
 
     @property
@@ -133,6 +145,16 @@ class Predictor:
         probs = self.classify(crops)
         return [FaceResult(f.box, f.landmarks, dict(zip(self.classes, map(float, p))), self.classes[int(p.argmax())],
                            f.score, c) for f, p, c in zip(found, probs, crops)]
+
+
+def _shipped_instead_of(version: ModelVersion) -> ModelVersion | None:
+    """The shipped model, when ``version`` is a stored version of ``default`` (which must answer)."""
+    if version.name != DEFAULT or version.kind != "version":
+        return None
+    try:
+        return Model(DEFAULT).version(SHIPPED_VERSION)
+    except ModelNotFound:
+        return None
 
 
 MODEL_COLUMNS = ["model", "model_version", "model_sha256"]

@@ -13,7 +13,7 @@ import importlib
 
 _EXPORTS = {
     "fer.models.registry": ("FaceNetClassifier", "FerCNN", "ModelError", "build", "known"),
-    "fer.models.folder": ("SHIPPED", "ModelNotFound", "classes_ok", "environment", "git_commit", "load",
+    "fer.models.folder": ("SHIPPED", "ModelNotFound", "checked_meta", "classes_ok", "environment", "git_commit", "load",
                           "read_meta", "save", "unwrap", "write_meta"),
     "fer.models.inputs": ("crop_input", "norm_tensors", "normalisation", "predict", "to_input", "tta_flip"),
     "fer.models.cam": ("target_layer",),

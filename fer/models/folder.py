@@ -27,11 +27,11 @@ def read_meta(folder: Path) -> dict:
 def save(folder: Path, model, meta: dict) -> None:
     """Weights and model.json, each written atomically (weights first: a model.json always has
     weights beside it)."""
-    from safetensors.torch import save_file  # imports torch: only where weights are written
+    from safetensors.torch import save  # imports torch: only where weights are written
 
     folder = Path(folder)
     state = {k: v.detach().contiguous().cpu() for k, v in unwrap(model).state_dict().items()}
-    store.atomic_write(folder / WEIGHTS, lambda tmp: save_file(state, tmp))
+    store.write_bytes(folder / WEIGHTS, save(state))  # Python writes it: a full disk is an OSError naming the file
     store.write_json(folder / META, meta)
 
 
@@ -39,17 +39,92 @@ def write_meta(folder: Path, meta: dict) -> None:
     store.write_json(Path(folder) / META, meta)
 
 
-def load(folder: Path, device: str = "cpu"):
-    """(model in eval mode, meta) from a model folder; weights through safetensors only."""
+def _broken(folder: Path, what: str):
+    from fer.models.registry import ModelError  # torch: only where a model is loaded
+
+    return ModelError(f"model folder {folder} cannot be loaded: {what}")
+
+
+def checked_meta(folder: Path) -> dict:
+    """model.json, with every key a model is rebuilt and fed from checked: ``ModelError`` naming
+    what is missing or wrong."""
+    folder = Path(folder)
+    try:
+        meta = read_meta(folder)
+    except FileNotFoundError:
+        raise _broken(folder, f"it has no {META}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise _broken(folder, f"{META} is not readable JSON ({type(e).__name__}: {e})") from None
+    if not isinstance(meta, dict):
+        raise _broken(folder, f"{META} is not a JSON object")
+    missing = [k for k in ("architecture", "classes", "input_size", "channels", "normalisation") if k not in meta]
+    if missing:
+        raise _broken(folder, f"{META} lacks {', '.join(map(repr, missing))}")
+    if not isinstance(meta["architecture"], str):
+        raise _broken(folder, f"{META}: architecture {meta['architecture']!r} is not a name")
+    if not (isinstance(meta["classes"], list) and len(meta["classes"]) == len(CLASSES)
+            and set(meta["classes"]) == set(CLASSES)):
+        raise _broken(folder, f"{META}: classes {meta['classes']!r} are not the seven FER Studio predicts "
+                              f"({', '.join(CLASSES)})")
+    if meta["channels"] not in (1, 3) or isinstance(meta["channels"], bool):
+        raise _broken(folder, f"{META}: channels {meta['channels']!r}: 1 (grayscale) or 3 (RGB)")
+    size = meta["input_size"]
+    if not isinstance(size, int) or isinstance(size, bool) or not 8 <= size <= 1024:
+        raise _broken(folder, f"{META}: input_size {meta['input_size']!r} is not a side in pixels (8 to 1024)")
+    norm = meta["normalisation"]
+
+    def per_channel(values) -> bool:
+        return isinstance(values, list) and len(values) == meta["channels"] and all(
+            isinstance(v, (int, float)) for v in values)
+
+    if not (isinstance(norm, dict) and per_channel(norm.get("mean")) and per_channel(norm.get("std"))):
+        raise _broken(folder, f"{META}: normalisation needs a mean and a std for each of its {meta['channels']} "
+                              "channel(s)")
+    return meta
+
+
+def _weights(folder: Path) -> dict:
     from safetensors.torch import load_file  # torch: reading model.json alone stays light
 
+    try:
+        return load_file(str(folder / WEIGHTS), device="cpu")
+    except FileNotFoundError:
+        raise _broken(folder, f"it has no {WEIGHTS}") from None
+    except Exception as e:  # safetensors' own error type: truncated, random bytes, not safetensors at all
+        raise _broken(folder, f"{WEIGHTS} is damaged ({type(e).__name__}: {' '.join(str(e).split())[:120]})") from None
+
+
+def _misfit(model, weights: dict) -> str | None:
+    """How weights fail to fit a model's parameters, in a few words; None when they fit."""
+    want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    have = {k: tuple(v.shape) for k, v in weights.items()}
+    missing, extra = sorted(set(want) - set(have)), sorted(set(have) - set(want))
+    shapes = [k for k in sorted(set(want) & set(have)) if want[k] != have[k]]
+    parts = ([f"{len(missing)} tensors missing (e.g. {missing[0]})"] if missing else []) \
+        + ([f"{len(extra)} unexpected (e.g. {extra[0]})"] if extra else []) \
+        + ([f"{shapes[0]} is {list(have[shapes[0]])}, not {list(want[shapes[0]])}"] if shapes else [])
+    return "; ".join(parts) or None
+
+
+def load(folder: Path, device: str = "cpu"):
+    """(model in eval mode, meta) from a model folder; weights through safetensors only. A folder
+    that cannot give a working model (model.json missing, damaged or lacking keys, weights damaged
+    or of another architecture, class count or channel count) raises ``ModelError`` saying which."""
     from fer.models.registry import build  # torch and timm, likewise
 
     folder = Path(folder)
-    meta = read_meta(folder)
-    model = build({"backbone": meta["architecture"], "channels": meta["channels"], "dropout": meta.get("dropout", 0.0),
-                   "members": meta.get("members")}, num_classes=len(meta["classes"]), for_training=False)
-    model.load_state_dict(load_file(str(folder / WEIGHTS), device="cpu"))
+    meta = checked_meta(folder)
+    weights = _weights(folder)
+    try:
+        model = build({"backbone": meta["architecture"], "channels": meta["channels"], "dropout": meta.get("dropout", 0.0),
+                       "members": meta.get("members")}, num_classes=len(meta["classes"]), for_training=False)
+    except (ValueError, KeyError, TypeError) as e:  # ModelError, or an ensemble's members that build nothing
+        raise _broken(folder, str(e)) from None
+    misfit = _misfit(model, weights)
+    if misfit:
+        raise _broken(folder, f"{WEIGHTS} does not fit the {meta['architecture']} with {meta['channels']} channel(s) "
+                              f"and {len(meta['classes'])} classes that {META} describes ({misfit})")
+    model.load_state_dict(weights)
     return model.to(device).eval(), meta
 
 

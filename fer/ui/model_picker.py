@@ -1,5 +1,6 @@
-"""The model picker: choose a model on a page (``default`` preselected; named models and finished
-runs listed; ``?model=`` takes any model id, ``NAME@VERSION`` included) and load it once."""
+"""The model picker: choose a model on a page (``default`` preselected; named models, finished
+runs and cancelled ones with weights listed; ``?model=`` takes any model id, ``NAME@VERSION``
+included) and load it once."""
 from __future__ import annotations
 
 import streamlit as st
@@ -25,8 +26,9 @@ def choices() -> dict[str, ModelVersion]:
     if shipped is not None and shipped.ref not in {v.ref for v in out.values()}:
         out["shipped (the model inside FER Studio)"] = shipped
     for run in Run.list():
-        if run.has_weights and run.state == "finished":
-            out[f"run {run.name} ({run.id})"] = run.model()
+        state = run.state
+        if run.has_weights and state in ("finished", "cancelled"):  # a cancelled run keeps loadable weights
+            out[f"run {run.name} ({run.id}{', cancelled' if state == 'cancelled' else ''})"] = run.model()
     return out
 
 
@@ -59,8 +61,18 @@ def _predictor(ref: str, stamp: tuple, detector: str | None, runtime: str = "tor
 
 
 def load_predictor(version: ModelVersion, detector: str | None = None, runtime: str = "torch"):
-    """A ``Predictor`` for this exact version (and runtime), loaded once per version of its files."""
-    return _predictor(version.ref, version.stamp, detector, runtime)
+    """A ``Predictor`` for this exact version (and runtime), loaded once per version of its files.
+    A model that cannot be loaded (or an ONNX export that failed its check) stops the page with one
+    error, the sidebar kept to pick another; a broken store ``default`` gives the shipped model with
+    a warning."""
+    try:
+        predictor = _predictor(version.ref, version.stamp, detector, runtime)
+    except ValueError as e:  # ModelError: a damaged or mismatched model folder
+        st.error(f"This model cannot be used: {e}. Pick another model in the sidebar.")
+        st.stop()
+    if predictor.fallback:
+        st.warning(predictor.fallback)
+    return predictor
 
 
 def picker(key: str = "model", runtime: str = "torch"):
@@ -71,15 +83,14 @@ def picker(key: str = "model", runtime: str = "torch"):
         st.info("No model yet: train one on the Train page, or import a dataset and run "
                 "`python -m fer train --config fer2013_cpu --set dataset=NAME`.")
         return None
-    trained = (version.meta().get("face") or {}).get("detector") or "mtcnn"
+    try:
+        trained = (version.meta().get("face") or {}).get("detector") or "mtcnn"
+    except (OSError, ValueError, AttributeError):  # a damaged model.json: load_predictor says what is wrong
+        trained = "mtcnn"
     detector = st.sidebar.selectbox("Face detector", ["as trained", "mtcnn", "haar"], key=f"{key}-detector",
                                     help=f"this model's faces were prepared with {trained}; Haar is faster, MTCNN "
                                          "finds more faces and levels the eyes")
-    try:
-        predictor = load_predictor(version, None if detector == "as trained" else detector, runtime)
-    except ValueError as e:  # a model that cannot be loaded, or an ONNX export that failed its check
-        st.error(str(e))
-        return None
+    predictor = load_predictor(version, None if detector == "as trained" else detector, runtime)
     if predictor.warning:
         st.sidebar.warning(predictor.warning)
     return predictor

@@ -135,10 +135,14 @@ def run_panel(run: Run, key: str) -> None:
     if status["state"] in ACTIVE and b[0].button("Cancel", key=f"cancel-{key}",
                                                  help="stops after the current batch; the weights so far are kept"):
         st.toast(f"{run.id}: {jobs.cancel(run.folder)}")
-    if status["state"] in ("cancelled", "failed", "refused") and b[0].button(
-            "Resume", key=f"resume-{key}", help="continues from the last saved epoch"):
-        try:
-            jobs.resume_run(run.id)
-            st.toast(f"{run.id}: resumed")
-        except (RunError, ValueError) as e:
-            st.error(str(e))
+    if status["state"] in ("cancelled", "failed", "refused"):
+        resume = b[0].button("Resume", key=f"resume-{key}", help="continues from the last checkpoint (saved at "
+                             "every epoch's end and every few minutes inside one)")
+        fresh = b[1].button("Start again", key=f"fresh-{key}", help="trains this run again from scratch: its "
+                            "checkpoints, epochs and weights go (when its checkpoints are damaged, say)")
+        if resume or fresh:
+            try:
+                jobs.resume_run(run.id, fresh=fresh)
+                st.toast(f"{run.id}: {'started again' if fresh else 'resumed'}")
+            except (RunError, ValueError) as e:
+                st.error(str(e))
