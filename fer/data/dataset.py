@@ -145,7 +145,9 @@ def import_dataset(
     df["mean"] = stats["mean"].astype("float32")
     df["std"] = stats["std"].astype("float32")
     df["sha1"] = stats["sha1"].astype(object)
-    df["phash"] = pd.array([None if v is None or v != v else int(v) for v in stats["phash"]], dtype="UInt64")
+    # from the rows, not the frame: a corrupt row's None would make that column float64, which rounds
+    # 64-bit hashes (near-duplicate distances then come out wrong)
+    df["phash"] = pd.array([None if r.get("phash") is None else int(r["phash"]) for r in rows], dtype="UInt64")
     df["error"] = stats["error"].astype(object)
     t_scan = time.perf_counter()
 
