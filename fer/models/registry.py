@@ -11,6 +11,7 @@ import os
 import socket
 from pathlib import Path
 
+import huggingface_hub.constants as hf_constants
 import timm
 import torch
 import torch.nn as nn
@@ -169,8 +170,9 @@ def build(mcfg: dict, num_classes: int = NUM_CLASSES, for_training: bool = True)
             if not cached.exists() and not _online("github.com"):
                 raise ModelError("facenet_vggface2: the VGGFace2 weights need the network once (no cached copy); "
                                  f"set model.pretrained: false, or model.weights: a 7-class {WEIGHTS}")
-        elif not _online():
-            os.environ["HF_HUB_OFFLINE"] = "1"  # use a cached copy if there is one, without 45 s of retries
+        elif not _online():  # use a cached copy if there is one, without a minute of retries
+            os.environ["HF_HUB_OFFLINE"] = "1"
+            hf_constants.HF_HUB_OFFLINE = True  # the hub read the variable when timm imported it: tell it again
         try:
             return timm.create_model(name, pretrained=True, **kwargs)
         except ModelError:
