@@ -8,7 +8,7 @@ from fer import models
 from fer.labels import CLASSES
 from fer.predict import Predictor
 
-skdata = pytest.importorskip("skimage.data")
+from skimage import data as skdata  # a requirement: imported, never skipped
 
 
 def test_ships_with_weights_model_json_and_card():

@@ -10,7 +10,7 @@ from PIL import Image
 from fer.faces import Face, align, as_rgb, centre_crop, crop_transform, detect, detect_batch, eye_angle
 from fer.images import ImageError
 
-skdata = pytest.importorskip("skimage.data")
+from skimage import data as skdata  # a requirement: imported, never skipped
 ASTRONAUT = skdata.astronaut()  # 512×512 RGB, one face near (181, 62, 268, 172)
 FACE = ASTRONAUT[40:200, 150:300]  # the face with some context
 

@@ -15,7 +15,7 @@ from fer.predict import Predictor
 
 from builders import REPO, untrained_model
 
-skdata = pytest.importorskip("skimage.data")
+from skimage import data as skdata  # a requirement: imported, never skipped
 FACE = cv2.cvtColor(cv2.resize(skdata.astronaut(), (300, 300)), cv2.COLOR_RGB2BGR)
 
 

@@ -18,7 +18,7 @@ from fer.store import promote
 from builders import REPO
 from test_model_versions import fake_run
 
-skdata = pytest.importorskip("skimage.data")
+from skimage import data as skdata  # a requirement: imported, never skipped
 
 
 @pytest.fixture

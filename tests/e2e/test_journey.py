@@ -27,7 +27,7 @@ import pytest
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright cannot be imported; "
                                "pip install -r requirements.txt")
 expect = sync_api.expect
-skdata = pytest.importorskip("skimage.data")
+from skimage import data as skdata  # a requirement: imported, never skipped
 
 from conftest import LAUNCH_ARGS, REPO, find_chromium  # noqa: E402  (tests/e2e/conftest.py)
 

@@ -8,7 +8,6 @@ import contextlib
 import pytest
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright cannot be imported").expect
-pytest.importorskip("skimage.data")
 
 import live_probe as probe  # noqa: E402  (tests/e2e/live_probe.py)
 from conftest import LAUNCH_ARGS, find_chromium  # noqa: E402  (tests/e2e/conftest.py)
