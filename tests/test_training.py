@@ -121,16 +121,74 @@ def test_warmup_epoch_leaves_the_backbone_untouched(store, tmp_path):
     assert not torch.equal(after["fc.weight"], init["fc.weight"])
 
 
-def test_ema_weights_differ_from_raw_and_validate(store, tmp_path):
-    tiny_dataset(tmp_path)
-    f = start(["dataset=tiny", "epochs=2", "ema.enabled=true", "ema.decay=0.9", "eval_splits=[]"])
-    trainer.run(f, log=lambda m: None)
-    ck = torch.load(f / "last.pt", weights_only=True)
-    assert not torch.equal(ck["ema"]["fc.weight"], ck["model"]["fc.weight"])
+def test_ema_weights_are_what_validation_sees_and_what_is_saved(store, tmp_path):
     from safetensors.torch import load_file
 
+    from fer.evaluation import metrics
+
+    tiny_dataset(tmp_path)
+    f = start(["dataset=tiny", "epochs=1", "ema.enabled=true", "ema.decay=0.9", "eval_splits=[]"])
+    trainer.run(f, log=lambda m: None)  # one epoch: it is the best, so its weights are the ones saved
+    ck = torch.load(f / "last.pt", weights_only=True)
+    assert not torch.equal(ck["ema"]["fc.weight"], ck["model"]["fc.weight"])
     best = load_file(str(f / "model.safetensors"))
-    assert torch.equal(best["fc.weight"], ck["ema"]["fc.weight"]) or Run(f).epochs()["val_macro_f1"].idxmax() == 0
+    assert all(torch.equal(best[k], ck["ema"][k]) for k in best)  # the EMA is saved, not the raw weights
+    val = arrays.load("tiny", 48, 1)["val"]
+    mean, std = models.norm_tensors(models.read_meta(f), torch.device("cpu"))
+    val_loss = {}
+    for which in ("ema", "model"):
+        m = models.build({"backbone": "fer_cnn", "channels": 1, "dropout": 0.3}, for_training=False)
+        m.load_state_dict(ck[which])
+        val_loss[which] = metrics.summary(val.labels, models.predict(m.eval(), val.images, mean, std, "cpu"))["loss"]
+    recorded = Run(f).epochs()["val_loss"].iloc[0]  # validation saw the EMA
+    assert recorded == pytest.approx(val_loss["ema"], rel=1e-5)
+    assert recorded != pytest.approx(val_loss["model"], rel=1e-3)
+
+
+def test_early_stopping_stops_after_patience_epochs_without_a_better_val_loss(store, tmp_path, monkeypatch):
+    """Validation figures scripted (the rule, not the model, is under test): losses 1.0, 1.1, 0.9,
+    1.2, 1.3 with patience 2 stop after epoch 5 of 8; the best epoch is by the monitored F1."""
+    tiny_dataset(tmp_path)
+    f = start(["dataset=tiny", "epochs=8", "early_stopping.patience=2", "eval_splits=[]"])
+    script = iter([(1.0, 0.2), (1.1, 0.5), (0.9, 0.3), (1.2, 0.1), (1.3, 0.1), (0.5, 0.9), (0.5, 0.9), (0.5, 0.9)])
+
+    def scripted(t):
+        loss, f1 = next(script)
+        return {"loss": loss, "accuracy": f1, "macro_f1": f1, "n": len(t.splits["val"])}
+
+    monkeypatch.setattr(trainer, "_validate", scripted)
+    log = []
+    result = trainer.run(f, log=log.append)
+    assert result["state"] == "finished" and result["epoch"] == 5 and result["best_epoch"] == 2
+    assert list(Run(f).epochs()["epoch"]) == [1, 2, 3, 4, 5]
+    assert "early stop: val loss has not improved for 2 epochs" in log
+    assert models.read_meta(f)["metrics"]["best_epoch"] == 2
+
+
+def test_the_learning_rate_warms_up_then_follows_a_cosine_at_every_step(store, tmp_path, monkeypatch):
+    from fer.training import engine
+
+    tiny_dataset(tmp_path)
+    per_epoch = engine.batches_per_epoch(len(arrays.load("tiny", 48, 1)["train"]), 16)
+    f = start(["dataset=tiny", "epochs=4", "schedule.warmup_epochs=1", "optimizer.lr=0.01", "optimizer.head_lr=0.1",
+               "schedule.min_lr=0.0001", "eval_splits=[]"])
+    seen, optimise = [], engine._optimise
+
+    def recording(s, x, target, step):
+        out = optimise(s, x, target, step)
+        seen.append({g["name"]: g["lr"] for g in s.optimizer.param_groups})
+        return out
+
+    monkeypatch.setattr(engine, "_optimise", recording)
+    trainer.run(f, log=lambda m: None)
+    total = 4 * per_epoch
+    backbone, head = np.array([r["backbone"] for r in seen]), np.array([r["head"] for r in seen])
+    expected = [0.01 * (k + 1) / per_epoch for k in range(per_epoch)] + [
+        0.0001 + (0.01 - 0.0001) * 0.5 * (1 + np.cos(np.pi * (k - per_epoch) / (total - per_epoch)))
+        for k in range(per_epoch, total)]
+    assert len(seen) == total and np.allclose(backbone, expected)  # warm-up for an epoch, then a cosine, per step
+    assert np.allclose(head, 10 * backbone)  # the head at its own rate, on the same schedule
+    assert list(Run(f).epochs()["lr"]) == pytest.approx([r[next(iter(r))] for r in seen[per_epoch - 1::per_epoch]])
 
 
 def test_balanced_sampler_draws_classes_equally():
@@ -144,13 +202,30 @@ def test_balanced_sampler_draws_classes_equally():
     assert np.allclose(data.class_weights(labels)[[0, 1, 3]], [1000 / (3 * 900), 1000 / (3 * 90), 1000 / (3 * 10)])
 
 
-def test_mixup_gives_soft_targets_and_trains(store, tmp_path):
-    from timm.data import Mixup
+def test_our_mixup_and_loss_follow_the_config(store, tmp_path):
+    """The config reaches timm's Mixup (alpha, prob, label smoothing, 7 classes), and our loss
+    weighs soft targets by class as it does hard ones."""
+    import torch.nn.functional as F
 
-    mix = Mixup(mixup_alpha=0.4, prob=1.0, mode="batch", label_smoothing=0.0, num_classes=7)
-    x, y = torch.rand(6, 1, 48, 48), torch.arange(6)  # distinct classes: every row is mixed
-    _, target = mix(x, y)
-    assert target.shape == (6, 7) and (target.max(1).values < 1).all() and torch.allclose(target.sum(1), torch.ones(6))
+    from fer.labels import NUM_CLASSES
+    from fer.training.recipe import Recipe
+
+    sets = ["dataset=any", "mixup.alpha=0.4", "mixup.prob=1.0", "loss.label_smoothing=0.1", "loss.class_weights=true"]
+    recipe = Recipe.from_config(C.resolve({}, sets))
+    assert trainer._mixup(Recipe.from_config(C.resolve({}, ["dataset=any"]))) is None  # alpha 0: no mixup
+    x, y = torch.rand(6, 1, 48, 48), torch.arange(6)
+    mixed, target = trainer._mixup(recipe)(x.clone(), y)  # prob 1: this batch is mixed
+    off, on = 0.1 / NUM_CLASSES, 1 - 0.1 + 0.1 / NUM_CLASSES  # label smoothing 0.1 over 7 classes
+    lam = float((target[0, 0] - off) / (on - off))  # what the targets say of the mix
+    assert 0 < lam < 1 and torch.allclose(mixed, lam * x + (1 - lam) * x.flip(0), atol=1e-6)
+    assert torch.allclose(target[0, 5], torch.tensor(lam * off + (1 - lam) * on))
+    assert torch.allclose(target.sum(1), torch.ones(6))
+    labels = np.array([0] * 30 + [1] * 6 + [2] * 4)
+    w = torch.tensor(data.class_weights(labels), dtype=torch.float32)
+    loss_fn = trainer._loss(recipe, labels, torch.device("cpu"))
+    logits = torch.randn(6, NUM_CLASSES)
+    assert torch.allclose(loss_fn(logits, target), -(target * F.log_softmax(logits, 1) * w).sum(1).mean())
+    assert torch.allclose(loss_fn(logits, y), F.cross_entropy(logits, y, weight=w, label_smoothing=0.1))
     tiny_dataset(tmp_path)
     f = start(["dataset=tiny", "epochs=1", "mixup.alpha=0.4", "mixup.prob=1.0", "loss.class_weights=true",
                "sampler.balanced=true", "eval_splits=[]"])
@@ -158,15 +233,30 @@ def test_mixup_gives_soft_targets_and_trains(store, tmp_path):
     assert np.isfinite(Run(f).epochs()["train_loss"]).all()
 
 
-def test_augmentation_draws_per_sample():
+def test_randaugment_draws_an_operation_per_sample():
+    """RandAugment alone (no crop, flip or jitter): one image sixteen times in one batch comes out
+    in several forms; drawn once per batch, it would come out in one."""
     from fer.training.augment import BatchAugment
 
-    aug = BatchAugment(48, crop_scale=(0.5, 1.0), randaugment_n=2, randaugment_m=9)
     x = torch.rand(1, 1, 48, 48).repeat(16, 1, 1, 1)
-    out = aug(x, torch.Generator().manual_seed(0))
+    only_ra = BatchAugment(48, crop_scale=(1.0, 1.0), hflip=False, randaugment_n=1, randaugment_m=9, brightness=0,
+                           contrast=0)
+    out = only_ra(x, torch.Generator().manual_seed(0))
     assert out.shape == x.shape and 0 <= out.min() and out.max() <= 1
-    distinct = {tuple(o.flatten()[:50].round(decimals=3).tolist()) for o in out}
-    assert len(distinct) > 12  # the same image, augmented differently in one batch
+    assert len({tuple(o.flatten().round(decimals=4).tolist()) for o in out}) >= 6
+
+
+def test_crop_flip_and_jitter_draw_per_sample():
+    from fer.training.augment import BatchAugment
+
+    x = torch.rand(1, 1, 48, 48).repeat(16, 1, 1, 1)
+    g = torch.Generator().manual_seed(0)
+    for kw in ({"crop_scale": (0.5, 1.0), "hflip": False, "brightness": 0, "contrast": 0},
+               {"crop_scale": (1.0, 1.0), "hflip": False, "brightness": 0.4, "contrast": 0},
+               {"crop_scale": (1.0, 1.0), "hflip": True, "brightness": 0, "contrast": 0}):
+        out = BatchAugment(48, randaugment_n=0, **kw)(x, g)
+        forms = {tuple(o.flatten().round(decimals=4).tolist()) for o in out}
+        assert len(forms) == (2 if kw["hflip"] else 16), kw  # a flip has two outcomes; the others one each
 
 
 @pytest.mark.parametrize("sets,match", [
@@ -310,16 +400,28 @@ def test_smoke_preset_through_the_cli_on_the_mini_dataset(store, mini_zip):
     assert (f / "eval" / "mini" / "test" / "summary.json").exists() and (f / "train.log").exists()
 
 
-def test_ddp_two_processes_on_cpu(store, tmp_path):
-    tiny_dataset(tmp_path)
+def test_ddp_two_processes_on_cpu_with_ranks_of_uneven_batches(store, tmp_path):
+    """77 training images, batches of 13, two ranks: 39 and 38 images, 3 and 2 batches unpadded
+    (the ranks then wait for each other for ever, or crash)."""
+    src = b.imagefolder(tmp_path / "src", classes=b.FER_CLASSES, per_class=11, splits=("train",))
+    b.imagefolder(src, classes=b.FER_CLASSES, per_class=2, splits=("val", "test"))
+    import_dataset([str(src)], "uneven", workers=1)
+    assert len(arrays.load("uneven", 48, 1)["train"]) == 77
     env = {**os.environ, "FER_ARTIFACTS": str(store), "FER_DEVICE": "cpu", "OMP_NUM_THREADS": "1"}
     p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                        "-m", "training.train", "--config", "training/configs/smoke.yaml", "--set", "dataset=tiny",
-                        "--set", "batch_size=8"], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+                        "-m", "fer", "train", "--config", "smoke", "--set", "dataset=uneven", "--set", "batch_size=13",
+                        "--set", "eval_splits=[val]"], cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stderr[-3000:]
     made = list((store / "runs").iterdir())
     assert len(made) == 1 and jobs.status(made[0])["state"] == "finished"
-    assert list(Run(made[0]).epochs()["epoch"]) == [1, 2]  # one line per epoch: rank 0 writes
+    ep = Run(made[0]).epochs()
+    assert list(ep["epoch"]) == [1, 2]  # one line per epoch: rank 0 writes
+    assert list(ep["train_images"]) == [78, 78]  # both ranks' batches counted (39 each, one repeated)
+    model, meta = models.load(made[0])  # the saved model loads
+    summary = json.loads((made[0] / "eval" / "uneven" / "val" / "summary.json").read_text())
+    best = ep[ep["epoch"] == meta["metrics"]["best_epoch"]].iloc[0]
+    assert summary["n"] == 14 and best["val_accuracy"] == pytest.approx(summary["accuracy"])  # both ranks' shares
+    assert best["val_loss"] == pytest.approx(summary["loss"], rel=1e-4)  # (batched differently: float error)
 
 
 def test_every_preset_resolves_and_every_key_is_documented():
@@ -337,15 +439,36 @@ def test_every_preset_resolves_and_every_key_is_documented():
     assert not missing, f"README does not document {missing}"
 
 
+NO_NETWORK = """
+import json, socket, sys
+attempts = []
+def refuse(*args, **kwargs):
+    attempts.append(str(args[:2]))
+    raise OSError("the network is off here")
+socket.getaddrinfo = refuse
+socket.socket.connect = lambda sock, address: refuse(address)
+from fer import models
+try:
+    models.build({"backbone": sys.argv[1], "pretrained": True, "channels": 3})
+    said = "built"
+except models.ModelError as e:
+    said = str(e)
+print(json.dumps({"attempts": attempts, "said": said}))
+"""
+
+
+@pytest.mark.parametrize("offline", [True, False])
 @pytest.mark.parametrize("backbone", ["convnext_tiny", "facenet_vggface2"])
-def test_pretrained_offline_fails_at_once_with_a_way_out(monkeypatch, backbone, tmp_path):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # no cached facenet weights
-    monkeypatch.setenv("HF_HOME", str(tmp_path))
-    t = time.time()
-    with pytest.raises(models.ModelError, match="pretrained: false"):
-        models.build({"backbone": backbone, "pretrained": True, "channels": 3})
-    assert time.time() - t < 15  # no 45 s of retries
+def test_pretrained_offline_fails_at_once_with_a_way_out(backbone, offline, tmp_path):
+    """No network, in a process of its own (the hub reads HF_HUB_OFFLINE when imported): at most
+    one quick probe of the network (none when HF_HUB_OFFLINE says so), never the hub's retries
+    (45 s of them), and a way out."""
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    env.update({"TORCH_HOME": str(tmp_path), "HF_HOME": str(tmp_path), **({"HF_HUB_OFFLINE": "1"} if offline else {})})
+    p = subprocess.run([sys.executable, "-c", NO_NETWORK, backbone], cwd=REPO, env=env, capture_output=True,
+                       text=True, timeout=300)
+    out = json.loads(p.stdout)
+    assert "pretrained: false" in out["said"] and len(out["attempts"]) == (0 if offline else 1), out
 
 
 @pytest.mark.parametrize("backbone", ["convnext_tiny", "efficientnet_b0", "vgg16_bn", "vit_tiny_patch16_224",
