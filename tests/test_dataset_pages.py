@@ -120,8 +120,19 @@ def test_quality_groups_and_every_view(store, tmp_path):
         assert not at.exception, view
         flagged = int({m.label: m.value for m in at.metric}[f"flagged: {view}"].replace(",", ""))
         expected = {"corrupt": 1, "low variance / blank": 1, "too bright": 1, "tiny": 1, "no face": 0,
-                    "exact duplicates": 3, "duplicates across splits": 3, "conflicting labels": 3}
-        assert flagged == expected.get(view, flagged), view
+                    "exact duplicates": 3, "near duplicates": 3 + 2, "duplicates across splits": 3,
+                    "conflicting labels": 3}
+        assert flagged == expected[view], view
+    # near duplicates: the byte copies (a Hamming distance of 0) and the re-encoded copy (a few bits off)
+    at = AppTest.from_file(QUALITY, default_timeout=60)
+    at.query_params["check"] = "near duplicates"
+    at.run()
+    groups = [m.value for m in at.markdown if m.value.startswith("**group")]
+    assert len(groups) == 2 and "3 images · splits test, train · labels happy, sad" in groups[0]
+    assert "2 images · splits train · labels fear" in groups[1]
+    at.sidebar.slider[0].set_value(0.0).run()  # identical hashes only: the re-encoded copy drops out
+    assert {m.label: m.value for m in at.metric}["flagged: near duplicates"] == "3"
+    assert not any("labels fear" in m.value for m in at.markdown)
     at = AppTest.from_file(QUALITY, default_timeout=60)
     at.query_params["check"] = "exact duplicates"
     at.run()
