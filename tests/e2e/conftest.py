@@ -95,6 +95,7 @@ def app_server(tmp_path):
         print(f"streamlit up at {base} in {time.monotonic() - t0:.1f}s (log {log})")
         return base
 
+    start.procs = procs  # the servers' processes, newest last (a test may kill one itself)
     yield start
     for proc in procs:
         try:
