@@ -39,10 +39,10 @@ def write_meta(folder: Path, meta: dict) -> None:
     store.write_json(Path(folder) / META, meta)
 
 
-def _broken(folder: Path, what: str):
-    from fer.models.registry import ModelError  # torch: only where a model is loaded
+def _broken(folder: Path, what: str, kind: str = "ModelError", detail: str | None = None):
+    from fer.models import registry  # torch: only where a model is loaded
 
-    return ModelError(f"model folder {folder} cannot be loaded: {what}")
+    return getattr(registry, kind)(f"model folder {folder} cannot be loaded: {what}", detail)
 
 
 def checked_meta(folder: Path) -> dict:
@@ -91,7 +91,8 @@ def _weights(folder: Path) -> dict:
     except FileNotFoundError:
         raise _broken(folder, f"it has no {WEIGHTS}") from None
     except Exception as e:  # safetensors' own error type: truncated, random bytes, not safetensors at all
-        raise _broken(folder, f"{WEIGHTS} is damaged ({type(e).__name__}: {' '.join(str(e).split())[:120]})") from None
+        why = " ".join(str(e).split())[:120]
+        raise _broken(folder, f"{WEIGHTS} is damaged ({type(e).__name__}: {why})", "WeightsUnreadable", why) from None
 
 
 def _misfit(model, weights: dict) -> str | None:
@@ -102,7 +103,8 @@ def _misfit(model, weights: dict) -> str | None:
     shapes = [k for k in sorted(set(want) & set(have)) if want[k] != have[k]]
     parts = ([f"{len(missing)} tensors missing (e.g. {missing[0]})"] if missing else []) \
         + ([f"{len(extra)} unexpected (e.g. {extra[0]})"] if extra else []) \
-        + ([f"{shapes[0]} is {list(have[shapes[0]])}, not {list(want[shapes[0]])}"] if shapes else [])
+        + ([f"size mismatch for {shapes[0]}: {list(have[shapes[0]])} in the file, {list(want[shapes[0]])} in the "
+            f"network" + (f" (and {len(shapes) - 1} more)" if len(shapes) > 1 else "")] if shapes else [])
     return "; ".join(parts) or None
 
 
@@ -119,11 +121,12 @@ def load(folder: Path, device: str = "cpu"):
         model = build({"backbone": meta["architecture"], "channels": meta["channels"], "dropout": meta.get("dropout", 0.0),
                        "members": meta.get("members")}, num_classes=len(meta["classes"]), for_training=False)
     except (ValueError, KeyError, TypeError) as e:  # ModelError, or an ensemble's members that build nothing
-        raise _broken(folder, str(e)) from None
+        raise _broken(folder, str(e), detail=str(e)) from None
     misfit = _misfit(model, weights)
     if misfit:
         raise _broken(folder, f"{WEIGHTS} does not fit the {meta['architecture']} with {meta['channels']} channel(s) "
-                              f"and {len(meta['classes'])} classes that {META} describes ({misfit})")
+                              f"and {len(meta['classes'])} classes that {META} describes ({misfit})", "WeightsMisfit",
+                      misfit)
     model.load_state_dict(weights)
     return model.to(device).eval(), meta
 

@@ -121,31 +121,24 @@ def check_meta(meta, label: str = layout.MODEL_META) -> dict:
     return meta
 
 
-def _fit_message(error: Exception) -> str:
-    """torch's load_state_dict error as one line: its first reason and how many more."""
-    lines = [s.strip().rstrip(".") for s in str(error).splitlines() if s.strip()]
-    reasons = [s for s in lines if s.startswith(("size mismatch", "Missing key", "Unexpected key"))] or lines[:1]
-    more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
-    return (reasons[0][:300] if reasons else type(error).__name__) + more
-
-
 def check_weights(folder: Path, meta: dict, label: str) -> None:
     """The weights load (safetensors) into the network model.json names and give 7 scores."""
     import torch
-    from safetensors import SafetensorError
 
     from fer.models.folder import load
+    from fer.models.registry import WeightsMisfit, WeightsUnreadable
 
     try:
         model, _ = load(folder)
-    except SafetensorError as e:
-        raise ModelZipError(f"{label}: {layout.WEIGHTS} is not a readable safetensors file ({e})") from None
-    except RuntimeError as e:
+    except WeightsUnreadable as e:
+        raise ModelZipError(f"{label}: {layout.WEIGHTS} is not a readable safetensors file ({e.detail})") from None
+    except WeightsMisfit as e:
         raise ModelZipError(f"{label}: the weights do not fit the {meta['architecture']} that {layout.MODEL_META} names: "
-                            f"{_fit_message(e)}") from None
+                            f"{e.detail}") from None
     except Exception as e:  # noqa: BLE001 - the network cannot be built from this model.json
+        why = getattr(e, "detail", None) or (str(e).splitlines() or [""])[0]  # (not the temporary folder's name)
         raise ModelZipError(f"{label}: {layout.MODEL_META} does not build a network ({type(e).__name__}: "
-                            f"{(str(e).splitlines() or [''])[0][:200]})") from None
+                            f"{why[:200]})") from None
     size, channels = int(meta["input_size"]), int(meta["channels"])
     try:
         with torch.inference_mode():

@@ -25,6 +25,18 @@ from fer.store.layout import MODEL_META, WEIGHTS
 class ModelError(ValueError):
     """A model that cannot be built: one line that says what to do instead."""
 
+    def __init__(self, message: str, detail: str | None = None):
+        super().__init__(message)
+        self.detail = detail  # the underlying reason alone, for callers that phrase their own line
+
+
+class WeightsUnreadable(ModelError):
+    """A model folder's weights cannot be read (truncated, random bytes, not safetensors)."""
+
+
+class WeightsMisfit(ModelError):
+    """A model folder's weights do not fit the network its model.json describes."""
+
 
 # -- our small CNN --------------------------------------------------------------------------
 
