@@ -271,7 +271,7 @@ def cmd_model_list(args) -> int:
         print("no model yet: promote a finished run with python -m fer model promote RUN_ID NAME", file=sys.stderr)
         return 0
     def pct(x):
-        return f"{x:.1%}" if x is not None else "—"
+        return f"{x:.2%}" if x is not None else "—"
 
     print(f"{'name':16} {'version':>8}  {'':1} {'source run':22} {'test acc':>8} {'leak-free':>9}  {'sha256':12}  created")
     for r in rows:

@@ -71,4 +71,4 @@ def test_leak_free_accuracy_comes_from_the_versions_evaluation(store, tmp_path):
     assert listed["best@1"]["leak_free_accuracy"] == expected and listed["best@1"]["source_run"] == run.id
     text = subprocess.run([sys.executable, "-m", "fer", "model", "list"], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=120).stdout
-    assert "leak-free" in text.splitlines()[0] and f"{expected:.1%}" in text
+    assert "leak-free" in text.splitlines()[0] and f"{expected:.2%}" in text

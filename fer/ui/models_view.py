@@ -21,7 +21,7 @@ COLUMNS = [1.3, 2.5, 1.6, 0.9, 0.9, 1.3, 2.1]
 
 
 def _pct(x) -> str:
-    return f"{x:.1%}" if x is not None else "—"
+    return f"{x:.2%}" if x is not None else "—"
 
 
 def when(iso: str | None) -> str:
