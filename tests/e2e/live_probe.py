@@ -371,3 +371,20 @@ def summarise(rec: Records, t0: float, t1: float, offset: np.ndarray | None = No
                       "how": "top-left corner of the drawn box (found from its label) against the detector's box "
                              "on the still face moved with the face"}
     return out
+
+
+# The Live timeline's times (seconds since START) as the page holds them: plotly sends numpy arrays
+# base64-encoded. A function for page.evaluate; null until the chart is drawn.
+TIMELINE_X = """() => {
+  const TYPES = {f8: Float64Array, f4: Float32Array, i8: BigInt64Array, i4: Int32Array, i2: Int16Array, u1: Uint8Array};
+  for (const d of document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')) {
+    const title = d.layout && d.layout.xaxis && d.layout.xaxis.title;
+    if (!(title && String(title.text || title).includes('since START'))) continue;
+    const x = d.data[0].x;
+    if (x && x.bdata) {
+      const raw = Uint8Array.from(atob(x.bdata), c => c.charCodeAt(0));
+      return Array.from(new TYPES[x.dtype](raw.buffer), Number);
+    }
+    return Array.from(x);
+  }
+  return null; }"""

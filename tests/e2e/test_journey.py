@@ -287,20 +287,6 @@ def predict_a_photo(j: Journey) -> None:
     assert table["label"].tolist() == ["happy"]
 
 
-# The live timeline's times as the page holds them (plotly sends numpy arrays base64-encoded): the
-# chart with one line per class.
-TIMELINE_X = """() => {
-  const TYPES = {f8: Float64Array, f4: Float32Array, i8: BigInt64Array, i4: Int32Array, i2: Int16Array, u1: Uint8Array};
-  for (const d of document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')) {
-    if (!(d.data && d.data.length === 7 && d.data.some(t => t.name === 'happy') && d.data[0].mode === 'lines')) continue;
-    const x = d.data[0].x;
-    if (x && x.bdata) {
-      const raw = Uint8Array.from(atob(x.bdata), c => c.charCodeAt(0));
-      return Array.from(new TYPES[x.dtype](raw.buffer), Number);
-    }
-    return Array.from(x);
-  }
-  return null; }"""
 
 
 def live_camera(j: Journey) -> None:
@@ -332,11 +318,11 @@ def live_camera(j: Journey) -> None:
     assert box["frames_checked"] >= 3 and box["without_box"] <= box["frames_checked"] // 4, box
     assert box["corner_error_px"]["median"] <= 25, box  # boxes on the face
     expect(j.page.get_by_text("emotion now")).to_be_visible(timeout=PAGE_MS)
-    j.page.wait_for_function(f"() => {{ const x = ({TIMELINE_X})(); return x && x.length > 1; }}", timeout=PAGE_MS)
-    first = j.page.evaluate(TIMELINE_X)
-    j.page.wait_for_function(f"() => {{ const x = ({TIMELINE_X})(); return x && x[x.length - 1] > {first[-1]}; }}",
+    j.page.wait_for_function(f"() => {{ const x = ({probe.TIMELINE_X})(); return x && x.length > 1; }}", timeout=PAGE_MS)
+    first = j.page.evaluate(probe.TIMELINE_X)
+    j.page.wait_for_function(f"() => {{ const x = ({probe.TIMELINE_X})(); return x && x[x.length - 1] > {first[-1]}; }}",
                              timeout=PAGE_MS)
-    later = j.page.evaluate(TIMELINE_X)
+    later = j.page.evaluate(probe.TIMELINE_X)
     assert later == sorted(later) and later[-1] > first[-1], "the timeline's time went back"
 
 

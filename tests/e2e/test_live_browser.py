@@ -14,20 +14,6 @@ from conftest import LAUNCH_ARGS, find_chromium  # noqa: E402  (tests/e2e/confte
 
 CAMERA_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                "--autoplay-policy=no-user-gesture-required"]
-# The timeline's x values as the page holds them (plotly sends numpy arrays base64-encoded).
-TIMELINE_X = """() => {
-  const TYPES = {f8: Float64Array, f4: Float32Array, i8: BigInt64Array, i4: Int32Array, i2: Int16Array, u1: Uint8Array};
-  for (const d of document.querySelectorAll('[data-testid="stPlotlyChart"] .js-plotly-plot')) {
-    const title = d.layout && d.layout.xaxis && d.layout.xaxis.title;
-    if (!(title && String(title.text || title).includes('since START'))) continue;
-    const x = d.data[0].x;
-    if (x && x.bdata) {
-      const raw = Uint8Array.from(atob(x.bdata), c => c.charCodeAt(0));
-      return Array.from(new TYPES[x.dtype](raw.buffer), Number);
-    }
-    return Array.from(x);
-  }
-  return null; }"""
 
 
 @pytest.fixture
@@ -132,16 +118,16 @@ def test_live_with_a_30fps_camera(model_store, app_server, live_page, tmp_path):
 
     with step("timeline"):
         expect(page.get_by_text("emotion now")).to_be_visible(timeout=30_000)
-        page.wait_for_function(f"(() => {{ const x = ({TIMELINE_X})(); return x && x.length > 1; }})()",
+        page.wait_for_function(f"(() => {{ const x = ({probe.TIMELINE_X})(); return x && x.length > 1; }})()",
                                timeout=30_000)
-        first = page.evaluate(TIMELINE_X)
+        first = page.evaluate(probe.TIMELINE_X)
         # a page rerun (a setting changed) must not restart the clock
         smoothing = page.locator('[data-testid="stSlider"]').filter(has_text="Smoothing").locator("input[type=range]")
         smoothing.focus()
         smoothing.press("ArrowRight")
         page.wait_for_function(
-            f"(() => {{ const x = ({TIMELINE_X})(); return x && x[x.length - 1] > {first[-1] + 2}; }})()", timeout=30_000)
-        later = page.evaluate(TIMELINE_X)
+            f"(() => {{ const x = ({probe.TIMELINE_X})(); return x && x[x.length - 1] > {first[-1] + 2}; }})()", timeout=30_000)
+        later = page.evaluate(probe.TIMELINE_X)
         assert later == sorted(later) and later[0] >= 0, "the time axis went back"
         assert later[-1] > first[-1] + 2 and later[0] <= first[-1]  # the same clock, and it went on
 
