@@ -140,7 +140,10 @@ def tile(row, col):
             st.image(img, width=96)
         state = decisions.get(row["path"])
         facts = row["error"] if isinstance(row["error"], str) else f"mean {row['mean']:.0f} · std {row['std']:.1f}"
-        st.caption(f"{row['label_name']} · {row['split']}" + (f" · **{state}d**" if state else "") + f"  \n{facts}")
+        # Three lines whatever the decision: a tile that grew on a click would move the buttons below
+        # it just as the next click lands (a lost click in the browser).
+        decided = {"exclude": "**excluded**", "keep": "kept"}.get(state, "undecided")
+        st.caption(f"{row['label_name']} · {row['split']}  \n{facts}  \n{decided}")
         if state == "exclude":
             st.button("Keep", key=f"keep-{image}", on_click=act, args=([row["path"]], "keep", view))
         else:
@@ -167,6 +170,7 @@ if view in GROUP_VIEWS:
                       args=(list(members["path"].iloc[1:]), "exclude", view),
                       help="keeps the copy in the earliest split (train < val < test)")
 else:
-    cols = st.columns(6)
-    for k, p in enumerate(shown):
-        tile(rows[rows["path"] == p].iloc[0], cols[k % 6])
+    for start in range(0, len(shown), 6):  # row by row: images read left to right, as listed
+        cols = st.columns(6)
+        for k, p in enumerate(shown[start:start + 6]):
+            tile(rows[rows["path"] == p].iloc[0], cols[k])
