@@ -18,7 +18,7 @@ follow_jobs(("train",), "runs", show=training_lines)  # the tables below rerun w
 
 TABLE_CONFIG = {
     "name": st.column_config.TextColumn(width="medium", pinned=True),
-    "test_accuracy": st.column_config.NumberColumn("test acc.", format="%.3f", width="small"),
+    "test_accuracy": st.column_config.NumberColumn("test acc.", format="%.4f", width="small"),
     "test_f1": st.column_config.NumberColumn("test F1", format="%.3f", width="small"),
     "best_val_f1": st.column_config.NumberColumn("best val F1", format="%.3f", width="small"),
     "created": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
@@ -72,8 +72,8 @@ def _figures(title: str, d: dict) -> None:
     st.markdown(f"source run `{d['source_run'] or '—'}` · {d['architecture']} on {d['dataset'] or '—'} · "
                 f"created {when(d['created'])}")
     m = st.columns(2)
-    m[0].metric("test accuracy", f"{d['test_accuracy']:.1%}" if d["test_accuracy"] is not None else "—")
-    m[1].metric("leak-free accuracy", f"{d['leak_free_accuracy']:.1%}" if d["leak_free_accuracy"] is not None
+    m[0].metric("test accuracy", f"{d['test_accuracy']:.2%}" if d["test_accuracy"] is not None else "—")
+    m[1].metric("leak-free accuracy", f"{d['leak_free_accuracy']:.2%}" if d["leak_free_accuracy"] is not None
                 else "—", help="on the test images without a byte-identical or near copy in the training split")
 
 

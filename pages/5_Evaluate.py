@@ -65,12 +65,12 @@ ece, reliability = evaluation.calibration(pred)
 flip_summary = read(ev, flip=True)[0] if ev.has_flip else None
 m = st.columns(7)
 m[0].metric("images", f"{summary['n']:,}")
-m[1].metric("accuracy", f"{summary['accuracy']:.1%}")
-m[2].metric("leak-free accuracy", f"{clean['accuracy']:.1%}" if clean and clean["n"] else "—",
+m[1].metric("accuracy", f"{summary['accuracy']:.2%}")
+m[2].metric("leak-free accuracy", f"{clean['accuracy']:.2%}" if clean and clean["n"] else "—",
             help="on the evaluated images without a byte-identical or near copy in the model's training split"
             + (f" ({clean['excluded']} left out)" if clean else " (its training dataset is not in this store)"))
 m[3].metric("macro-F1", f"{summary['macro_f1']:.3f}")
-m[4].metric("top-3 accuracy", f"{summary['top3_accuracy']:.1%}")
+m[4].metric("top-3 accuracy", f"{summary['top3_accuracy']:.2%}")
 m[5].metric("loss", f"{summary['loss']:.3f}")
 m[6].metric("ECE", f"{ece:.3f}", help="expected calibration error of the top-class confidence (15 bins)")
 made_by = summary.get("model_id") or {}
@@ -80,7 +80,7 @@ if made_by.get("sha256") and made_by["sha256"] != version.sha256():
 else:
     st.caption(f"Made by {label} (weights sha256 `{version.sha256()[:12]}`) on {eval_dataset}, split {split}.")
 if flip_summary:
-    st.caption(f"With horizontal-flip test-time augmentation: accuracy {flip_summary['accuracy']:.1%}, "
+    st.caption(f"With horizontal-flip test-time augmentation: accuracy {flip_summary['accuracy']:.2%}, "
                f"macro-F1 {flip_summary['macro_f1']:.3f}.")
 
 table = pd.DataFrame([{"metric": k, "value": summary[k]} for k in

@@ -316,7 +316,8 @@ def test_evaluate_errors_explain_on_a_seeded_run(seeded_run):
     assert not at.exception
     metric = {m.label: m.value for m in at.metric}
     summary = __import__("json").loads((seeded_run / "eval" / "tiny" / "test" / "summary.json").read_text())
-    assert metric["accuracy"] == f"{summary['accuracy']:.1%}" and metric["leak-free accuracy"] != "—"
+    # two decimals: 69.99 % must not read 70.0 %
+    assert metric["accuracy"] == f"{100 * summary['accuracy']:.2f}%" and metric["leak-free accuracy"] != "—"
     assert len(at.get("plotly_chart")) >= 3
     spec = at.get("plotly_chart")[0].proto.spec
     assert "heatmap" in spec.lower()

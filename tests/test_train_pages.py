@@ -124,7 +124,7 @@ def test_promoting_over_a_name_shows_what_it_replaces_and_asks(store, tmp_path):
     assert "This run, as best@2" in shown and f"source run `{a.name}`" in shown
     figures = {r: __import__("json").loads((store / "runs" / r / "eval" / "tiny" / "test" / "summary.json").read_text())
                for r in (a.name, c.name)}
-    assert _metric(at, "test accuracy") == [f"{figures[c.name]['accuracy']:.1%}", f"{figures[a.name]['accuracy']:.1%}"]
+    assert _metric(at, "test accuracy") == [f"{figures[c.name]['accuracy']:.2%}", f"{figures[a.name]['accuracy']:.2%}"]
     assert len(_metric(at, "leak-free accuracy")) == 2 and "—" not in _metric(at, "leak-free accuracy")
     assert at.button(key=f"promote-{a.name}").disabled and Model.open("best").current_id() == "1"
     at.checkbox(key=f"replace-{a.name}").check().run()
