@@ -228,7 +228,8 @@ def runs_promote_restore(j: Journey) -> None:
     j.page.get_by_role("main").get_by_role("link", name="See every version on the Models tab →").click()
     expect(j.page.get_by_role("heading", name=f"{MODEL} · current: version 2")).to_be_visible(timeout=PAGE_MS)
     expect(j.page.get_by_role("heading", name="default · current: the shipped model")).to_be_visible()
-    button(j, f"Make {MODEL}@1 current").click()  # the journey's first version
+    first = j.page.locator('[data-testid="stHorizontalBlock"]').filter(has_text=newest)  # version 1's row
+    first.get_by_role("button", name="Make current", exact=True).click()
     expect(j.page.get_by_text(f"{MODEL}@1 is now the current {MODEL}.")).to_be_visible(timeout=PAGE_MS)
     expect(j.page.get_by_role("heading", name=f"{MODEL} · current: version 1")).to_be_visible()
 
