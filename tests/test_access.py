@@ -411,3 +411,34 @@ def test_a_model_zip_import_beyond_localhost_needs_signing_in(store, listen, mon
     assert at.text_input(key="models-import-name").disabled
     sign_in(at, PASSWORD)
     assert not at.button(key="FormSubmitter:models-import-Import").disabled
+
+
+# -- Train: stopping a run, or wiping its checkpoints ----------------------------------------------
+def test_beyond_localhost_cancel_and_start_again_need_signing_in(store, listen, monkeypatch):
+    from test_model_versions import tree
+
+    waiting, stopped = fake_run("waiting", seed=1), fake_run("stopped", seed=2)
+    waiting.job.write_status(state="queued")
+    stopped.job.write_status(state="cancelled")
+    listen("0.0.0.0")
+    monkeypatch.setenv("FER_ADMIN_PASSWORD", PASSWORD)
+    at = AppTest.from_file(TRAIN, default_timeout=60).run()
+    cancel, fresh = at.button(key=f"cancel-{waiting.id}"), at.button(key=f"fresh-{stopped.id}")
+    assert cancel.disabled and fresh.disabled and not at.button(key=f"resume-{stopped.id}").disabled
+    before = tree(store)
+    forged(cancel).click().run()
+    forged(at.button(key=f"fresh-{stopped.id}")).click().run()
+    assert not at.exception and tree(store) == before  # still queued; checkpoints and weights kept
+    assert Run.open(waiting.id).status()["state"] == "queued"
+    sign_in(at, PASSWORD)
+    at.button(key=f"cancel-{waiting.id}").click().run()
+    assert not at.exception and Run.open(waiting.id).status()["state"] == "cancelled"
+
+
+def test_on_localhost_cancel_needs_no_sign_in(store, listen):
+    waiting = fake_run("waiting")
+    waiting.job.write_status(state="queued")
+    listen("localhost")
+    at = AppTest.from_file(TRAIN, default_timeout=60).run()
+    at.button(key=f"cancel-{waiting.id}").click().run()
+    assert not at.exception and Run.open(waiting.id).status()["state"] == "cancelled"

@@ -13,6 +13,7 @@ import streamlit as st
 from fer import jobs
 from fer.runs import eta_seconds
 from fer.store import ACTIVE, Run, RunError
+from fer.ui import access
 from fer.ui.charts import training_curves
 
 
@@ -132,14 +133,20 @@ def run_panel(run: Run, key: str) -> None:
     if log:
         st.code(log, language=None)
     b = st.columns(4)
-    if status["state"] in ACTIVE and b[0].button("Cancel", key=f"cancel-{key}",
-                                                 help="stops after the current batch; the weights so far are kept"):
+    # Beyond localhost, stopping someone's training or wiping its checkpoints needs signing in
+    # (starting and resuming do not: they lose nothing).
+    locked = not access.can_change()
+    why = f" ({access.reason('cancel or restart runs')})" if locked else ""
+    if status["state"] in ACTIVE and b[0].button("Cancel", key=f"cancel-{key}", disabled=locked,
+                                                 help="stops after the current batch; the weights so far are kept"
+                                                 + why) and access.can_change():
         st.toast(f"{run.id}: {jobs.cancel(run.folder)}")
     if status["state"] in ("cancelled", "failed", "refused"):
         resume = b[0].button("Resume", key=f"resume-{key}", help="continues from the last checkpoint (saved at "
                              "every epoch's end and every few minutes inside one)")
-        fresh = b[1].button("Start again", key=f"fresh-{key}", help="trains this run again from scratch: its "
-                            "checkpoints, epochs and weights go (when its checkpoints are damaged, say)")
+        fresh = b[1].button("Start again", key=f"fresh-{key}", disabled=locked,
+                            help="trains this run again from scratch: its checkpoints, epochs and weights go (when its "
+                                 "checkpoints are damaged, say)" + why) and access.can_change()
         if resume or fresh:
             try:
                 jobs.resume_run(run.id, fresh=fresh)

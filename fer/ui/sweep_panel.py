@@ -10,6 +10,7 @@ from fer import jobs
 from fer.data import names as dataset_names
 from fer.sweeps import launch, space, studies
 from fer.sweeps.coordinator import Sweep
+from fer.ui import access
 
 DEFAULT_KEYS = ["optimizer.lr", "model.dropout"]
 
@@ -94,7 +95,10 @@ def _sweeps() -> None:
             st.markdown(f"**{name}** · job `{j['id']}` · **{j['state']}** · [study →](/Runs?study={name})")
             if j["state"] in jobs.ACTIVE:
                 st.progress(float(j.get("progress") or 0.0), text=j.get("message") or "starting")
-                if st.button("Cancel", key=f"sweep-cancel-{j['id']}", help="stops the study and its running trials"):
+                locked = not access.can_change()  # beyond localhost: signed-in users only
+                if st.button("Cancel", key=f"sweep-cancel-{j['id']}", disabled=locked,
+                             help="stops the study and its running trials"
+                             + (f" ({access.reason('cancel a sweep')})" if locked else "")) and access.can_change():
                     st.toast(f"{name}: {jobs.cancel(j['folder'])}")
             elif j.get("error"):
                 st.error(j["error"])
