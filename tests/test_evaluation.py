@@ -281,6 +281,30 @@ def test_flip_tta_averages_each_image_with_its_mirror(store, tmp_path):
     assert ev.summary(flip=True)["loss"] == pytest.approx(flipped["loss"])  # both kept, side by side
 
 
+def test_the_same_weights_with_flip_tta_keep_evaluations_of_their_own(store, tmp_path):
+    """Two folders outside the store, one set of weights, one of them with ``tta.flip``: they
+    predict otherwise, so neither may show the other's figures."""
+    import json
+    import shutil
+
+    import builders as b
+    from fer.evaluation import evaluate_model
+    from fer.store import resolve_model
+    from test_training import tiny_dataset
+
+    tiny_dataset(tmp_path)
+    plain = b.untrained_model(tmp_path / "plain")
+    flip = shutil.copytree(plain, tmp_path / "flip")
+    meta = json.loads((flip / "model.json").read_text())
+    (flip / "model.json").write_text(json.dumps({**meta, "tta": {"flip": True}}))
+    a, c = resolve_model(str(plain)), resolve_model(str(flip))
+    assert a.sha256() == c.sha256() and a.eval_root != c.eval_root
+    evaluate_model(a, "tiny", "val")
+    assert [e.id for e in a.evaluations()] and not c.evaluations()  # not one to read from the other
+    summary, _ = evaluate_model(c, "tiny", "val")
+    assert summary["flip_tta"] and not a.evaluations()[0].summary()["flip_tta"]
+
+
 # -- pages -----------------------------------------------------------------------------------
 
 PAGES = ("5_Evaluate", "6_Errors", "7_Explain")

@@ -531,10 +531,12 @@ class ModelVersion:
     @property
     def eval_root(self) -> Path:
         """Where this model's evaluations live: inside its run or version folder, or, for a
-        model outside the store, ``evals/<kind>-<sha256 prefix>/`` (a new shipped model gets new ones)."""
+        model outside the store, ``evals/<kind>-<sha256 prefix>[-flip]/`` (a new shipped model gets new
+        ones; the same weights with flip test-time augmentation predict otherwise, so get their own)."""
         if self.kind in ("run", "version"):
             return self.folder / layout.EVAL
-        return layout.evals_dir() / f"{self.kind}-{self.sha256()[:12]}"
+        flip = "-flip" if (self.meta().get("tta") or {}).get("flip") else ""
+        return layout.evals_dir() / f"{self.kind}-{self.sha256()[:12]}{flip}"
 
     def evaluations(self) -> list["Evaluation"]:
         root = self.eval_root
