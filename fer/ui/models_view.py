@@ -17,7 +17,7 @@ from fer.store import DEFAULT, SHIPPED_VERSION, Model, StoreError, resolve_model
 from fer.ui.model_io import export_buttons, import_form
 from fer.ui import access
 
-COLUMNS = [1.1, 2.1, 1.5, 0.9, 0.9, 1.2, 2.6]  # the last holds "Restore the shipped default" uncut
+COLUMNS = [1.3, 2.5, 1.6, 0.9, 0.9, 1.3, 2.1]
 
 
 def _pct(x) -> str:
@@ -45,11 +45,13 @@ def _restore(name: str, version: str | None) -> None:
 def version_actions(row: dict, locked: bool) -> None:
     """The buttons of one version: make it current (unless it is), open its figures."""
     if not row["current"]:
-        # The row says which version; a label with the full ref (default@shipped-1) was cut short
-        label = "Restore the shipped default" if row["version"] == SHIPPED_VERSION else "Make current"
-        st.button(label, key=f"restore-{row['ref']}", on_click=_restore, args=(row["name"], row["version"]),
+        # The row says which version (the shipped one: "shipped with FER Studio"); a label with the
+        # full ref, "Make default@shipped-1 current", was cut short in this column
+        shipped = row["version"] == SHIPPED_VERSION
+        st.button("Make current", key=f"restore-{row['ref']}", on_click=_restore, args=(row["name"], row["version"]),
                   disabled=locked,
-                  help=f"{row['ref']} becomes the current {row['name']}; the version in use now stays listed")
+                  help=("restores the shipped default: " if shipped else "")
+                  + f"{row['ref']} becomes the current {row['name']}; the version in use now stays listed")
     st.page_link("pages/5_Evaluate.py", label="Evaluate", query_params={"model": row["ref"]})
 
 
