@@ -417,22 +417,31 @@ def test_a_model_zip_import_beyond_localhost_needs_signing_in(store, listen, mon
 def test_beyond_localhost_cancel_and_start_again_need_signing_in(store, listen, monkeypatch):
     from test_model_versions import tree
 
+    from fer.store import Job
+
     waiting, stopped = fake_run("waiting", seed=1), fake_run("stopped", seed=2)
     waiting.job.write_status(state="queued")
     stopped.job.write_status(state="cancelled")
+    sweep = Job.new()  # a queued sweep, as the Train page's Sweep button leaves one
+    sweep.folder.mkdir(parents=True)
+    sweep.write_spec({"kind": "sweep", "args": {"name": "s1"}, "device": None, "created": "2026-11-30T00:00:00+00:00"})
+    sweep.write_status(state="queued")
     listen("0.0.0.0")
     monkeypatch.setenv("FER_ADMIN_PASSWORD", PASSWORD)
     at = AppTest.from_file(TRAIN, default_timeout=60).run()
-    cancel, fresh = at.button(key=f"cancel-{waiting.id}"), at.button(key=f"fresh-{stopped.id}")
-    assert cancel.disabled and fresh.disabled and not at.button(key=f"resume-{stopped.id}").disabled
+    buttons = [at.button(key=k) for k in (f"cancel-{waiting.id}", f"fresh-{stopped.id}", f"sweep-cancel-{sweep.id}")]
+    assert all(bt.disabled for bt in buttons) and not at.button(key=f"resume-{stopped.id}").disabled
     before = tree(store)
-    forged(cancel).click().run()
-    forged(at.button(key=f"fresh-{stopped.id}")).click().run()
+    for key in (f"cancel-{waiting.id}", f"fresh-{stopped.id}", f"sweep-cancel-{sweep.id}"):
+        forged(at.button(key=key)).click().run()
     assert not at.exception and tree(store) == before  # still queued; checkpoints and weights kept
-    assert Run.open(waiting.id).status()["state"] == "queued"
+    assert Run.open(waiting.id).status()["state"] == "queued" and sweep.raw_status()["state"] == "queued"
     sign_in(at, PASSWORD)
     at.button(key=f"cancel-{waiting.id}").click().run()
+    # the next click counts though the run it starts is the first to see that training ended
+    at.button(key=f"sweep-cancel-{sweep.id}").click().run()
     assert not at.exception and Run.open(waiting.id).status()["state"] == "cancelled"
+    assert sweep.raw_status()["state"] == "cancelled"
 
 
 def test_on_localhost_cancel_needs_no_sign_in(store, listen):

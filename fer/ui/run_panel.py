@@ -9,6 +9,7 @@ from typing import Callable
 
 import pandas as pd
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from fer import jobs
 from fer.runs import eta_seconds
@@ -61,20 +62,33 @@ def follow_jobs(kinds: tuple[str, ...], key: str, show: Callable[[list[dict]], N
     def rows() -> list[dict]:
         return [j for j in jobs.listing() if j["kind"] in kinds]
 
-    def panel() -> None:
-        current = rows()
+    def look(current: list[dict]) -> tuple[set, list[dict]]:
+        """The active jobs now, and those that ended since the last look."""
         active = {j["id"] for j in current if j["state"] in ACTIVE}
         gone = st.session_state.get(seen, set()) - active
         st.session_state[seen] = active
+        return active, [j for j in current if j["id"] in gone]
+
+    # A whole-page run notices ended jobs itself, before it draws: rerunning from inside the panel
+    # would throw away the click that started this run when its button is further down the page.
+    current = rows()
+    active, done = look(current)
+    done = st.session_state.pop(ended, []) + done
+    polling = bool(active)
+
+    def panel() -> None:
+        nonlocal current
+        ctx = get_script_run_ctx()
+        if ctx is not None and ctx.fragment_ids_this_run:  # the panel's own refresh
+            current = rows()
+            _, gone = look(current)
+            if gone:  # rerun the page once, with the ended jobs for it to read
+                st.session_state[ended] = gone
+                st.rerun(scope="app")
         show(current)
-        if gone:  # rerun the page once, with the ended jobs for it to read
-            st.session_state[ended] = [j for j in current if j["id"] in gone]
-            st.rerun(scope="app")
-        if active and not polling:  # started from inside the panel (Resume): poll from now on
+        if not polling and any(j["state"] in ACTIVE for j in rows()):  # started from the panel (Resume): poll
             st.rerun(scope="app")
 
-    done = st.session_state.pop(ended, [])
-    polling = any(j["state"] in ACTIVE for j in rows())
     st.fragment(panel, run_every=every if polling else None)()
     return done
 
