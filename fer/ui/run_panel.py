@@ -77,15 +77,16 @@ def follow_jobs(kinds: tuple[str, ...], key: str, show: Callable[[list[dict]], N
     polling = bool(active)
 
     def panel() -> None:
-        nonlocal current
         ctx = get_script_run_ctx()
-        if ctx is not None and ctx.fragment_ids_this_run:  # the panel's own refresh
-            current = rows()
-            _, gone = look(current)
-            if gone:  # rerun the page once, with the ended jobs for it to read
-                st.session_state[ended] = gone
-                st.rerun(scope="app")
-        show(current)
+        if ctx is not None and ctx.fragment_ids_this_run:  # the panel's own run, not the page's
+            shown = rows()
+            _, gone = look(shown)
+        else:
+            shown, gone = current, []
+        show(shown)  # first: a click on a button in the panel (Cancel) is handled before any rerun
+        if gone:  # rerun the page once, with the ended jobs for it to read
+            st.session_state[ended] = gone
+            st.rerun(scope="app")
         if not polling and any(j["state"] in ACTIVE for j in rows()):  # started from the panel (Resume): poll
             st.rerun(scope="app")
 
