@@ -13,7 +13,7 @@ import torch
 
 from fer import jobs, models
 from fer.store import Job, Run, RunError
-from fer.training import config as C
+from fer import config as C
 from fer.training import engine, trainer
 
 from builders import REPO
@@ -65,18 +65,18 @@ def test_a_run_stopped_inside_an_epoch_and_resumed_matches_an_uninterrupted_one(
     sets = ["dataset=tiny", "epochs=2", "eval_splits=[]", *RANDOM]
     whole = Recorder(monkeypatch)
     a = _new_run(sets, "whole")
-    assert trainer.run(a, log=lambda m: None)["state"] == "finished"
+    assert jobs.train(a, log=lambda m: None)["state"] == "finished"
     per_epoch = len(whole.steps) // 2
     assert per_epoch >= 4
 
     log = []
     stopped = Recorder(monkeypatch, stop_at=per_epoch + 2)  # SIGTERM after the 2nd step of epoch 2
     b = _new_run(sets, "stopped")
-    assert trainer.run(b, log=log.append)["state"] == "cancelled"
+    assert jobs.train(b, log=log.append)["state"] == "cancelled"
     ck = torch.load(b / "last.pt", weights_only=True)
     assert ck["position"]["batch"] == 2 and ck["state"]["epoch"] == 1  # saved inside the epoch
     resumed = Recorder(monkeypatch)
-    assert trainer.run(b, log=log.append)["state"] == "finished"
+    assert jobs.train(b, log=log.append)["state"] == "finished"
     assert "resuming at epoch 2, batch 3" in log
 
     assert stopped.steps + resumed.steps == whole.steps  # same steps, learning rates and samples
@@ -123,7 +123,7 @@ def test_one_writer_per_run_a_stopped_process_keeps_its_run(store, tmp_path, mon
     os.killpg(pid, signal.SIGSTOP)
     try:
         stopped = time.monotonic()
-        monkeypatch.setattr("fer.store.records.STALE_SECONDS", 2)  # (60 s by default)
+        monkeypatch.setattr("fer.store.jobs.STALE_SECONDS", 2)  # (60 s by default)
         _wait(lambda: "not responding" in jobs.status(f).get("message", ""), timeout=30)
         print(f"a stopped job shown as not responding after {time.monotonic() - stopped:.1f} s (stale after 2 s)")
         s = jobs.status(f)
@@ -135,7 +135,7 @@ def test_one_writer_per_run_a_stopped_process_keeps_its_run(store, tmp_path, mon
         p = _train_cli(store, "--resume", f.name, check=False)
         assert p.returncode == 2 and f"being written by process {pid}" in p.stderr and "Traceback" not in p.stderr
         env = {**os.environ, "FER_ARTIFACTS": str(store)}
-        p = subprocess.run([sys.executable, "-m", "fer.jobs.run", str(f)], env=env, capture_output=True, text=True,
+        p = subprocess.run([sys.executable, "-m", "fer.worker", str(f)], env=env, capture_output=True, text=True,
                            timeout=120)
         assert p.returncode == 2 and "refused" in p.stderr and jobs.status(f)["pid"] == pid
     finally:
@@ -177,7 +177,7 @@ def test_cancel_in_the_first_epoch_leaves_weights_on_predict_and_sigterm_stops_t
     tiny_dataset(tmp_path)
     f = _new_run(["dataset=tiny", "epochs=1", "eval_splits=[val, test]"], "early")
     Recorder(monkeypatch, stop_at=2)
-    assert trainer.run(f, log=lambda m: None)["state"] == "cancelled" and jobs.status(f)["state"] == "cancelled"
+    assert jobs.train(f, log=lambda m: None)["state"] == "cancelled" and jobs.status(f)["state"] == "cancelled"
     assert Run(f).epochs().empty and models.load(f)  # no epoch done, yet weights that load
     assert [label for label, v in choices().items() if v.name == f.name] == [f"run early ({f.name}, cancelled)"]
     assert Predictor.load(f.name).classify([np.zeros((48, 48), np.uint8)]).shape == (1, 7)
@@ -194,13 +194,13 @@ def test_cancel_in_the_first_epoch_leaves_weights_on_predict_and_sigterm_stops_t
 
     monkeypatch.setattr(trainer, "write_evaluation", cancelled_meanwhile)
     log = []
-    assert trainer.run(f, log=log.append)["state"] == "cancelled"
+    assert jobs.train(f, log=log.append)["state"] == "cancelled"
     print(f"stopped {time.monotonic() - timing['signal']:.2f} s after SIGTERM in the final evaluation")
     assert "resuming at epoch 1, batch 3" in log and any("SIGTERM during the final evaluation" in m for m in log)
     assert not (f / "eval" / "tiny" / "val" / "summary.json").exists() and jobs.status(f)["state"] == "cancelled"
     assert models.read_meta(f)["metrics"]["best_epoch"] == 1  # the validated weights replaced the early ones
     monkeypatch.setattr(trainer, "write_evaluation", evaluate)
-    assert trainer.run(f, log=lambda m: None)["state"] == "finished"  # Resume evaluates, trains nothing again
+    assert jobs.train(f, log=lambda m: None)["state"] == "finished"  # Resume evaluates, trains nothing again
     assert (f / "eval" / "tiny" / "test" / "summary.json").exists() and list(Run(f).epochs()["epoch"]) == [1]
 
 
@@ -218,7 +218,7 @@ def test_a_damaged_checkpoint_is_reported_and_resume_falls_back_or_starts_fresh(
     per_epoch = engine.batches_per_epoch(len(arrays.load("tiny", 48, 1)["train"]), 16)
     x = _new_run(["dataset=tiny", "epochs=2", "eval_splits=[]"], "damaged")
     Recorder(monkeypatch, stop_at=per_epoch + 1)  # cancelled in epoch 2: last.pt inside it, previous.pt at its start
-    assert trainer.run(x, log=lambda m: None)["state"] == "cancelled"
+    assert jobs.train(x, log=lambda m: None)["state"] == "cancelled"
     y = store / "runs" / (x.name[:-4] + "beef")  # a second run in the same state
     shutil.copytree(x, y)
     (y / "run.json").write_text(json.dumps({**json.loads((y / "run.json").read_text()), "id": y.name}))

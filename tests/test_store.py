@@ -29,10 +29,10 @@ def _strings(path: Path):
             yield node.lineno, node.value
 
 
-def _offenders(paths, allowed: str) -> list[str]:
+def _offenders(paths, allowed: str, root: Path = REPO) -> list[str]:
     out = []
     for path in paths:
-        rel = path.relative_to(REPO).as_posix()
+        rel = path.relative_to(root).as_posix()
         if rel != allowed:
             out += [f"{rel}:{line}: {text!r}" for line, text in _strings(path) if NAMES.search(text)]
     return out
@@ -44,14 +44,11 @@ def test_every_store_file_name_is_spelled_in_the_layout_module_only():
 
 
 def test_the_file_name_check_sees_a_planted_literal(tmp_path):
-    planted = tmp_path / "planted.py"
+    planted = tmp_path / "fer" / "planted.py"  # a copy of the tree's shape, never the checkout itself
+    planted.parent.mkdir()
     planted.write_text('"""A docstring may say model.json."""\nx = f"{root}/metrics.jsonl"\n')
-    (REPO / "fer" / "_planted_for_test.py").write_text(planted.read_text())
-    try:
-        found = _offenders([REPO / "fer" / "_planted_for_test.py"], "fer/store/layout.py")
-    finally:
-        (REPO / "fer" / "_planted_for_test.py").unlink()
-    assert len(found) == 1 and "metrics.jsonl" in found[0]
+    found = _offenders([planted], "fer/store/layout.py", root=tmp_path)
+    assert len(found) == 1 and found[0].startswith("fer/planted.py:2") and "metrics.jsonl" in found[0]
 
 
 def _calls(path: Path):

@@ -3,7 +3,7 @@
 Columns ``path,decision,check,time``. The last row per path wins; undo appends the opposite
 decision, so the file is a complete history. The manifest is never touched by a decision.
 
-Writers append under a file lock (``exclusions.csv.lock`` beside it), so decisions taken at once
+Writers append under the store's lock (``exclusions.csv.lock`` beside it), so decisions taken at once
 from two browser tabs, sessions or processes are all kept. A writer killed mid-append leaves a
 torn last line: readers skip it, and the next append starts on a line of its own.
 """
@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Iterable
 
 import pandas as pd
-from filelock import FileLock
 
 from fer import store
 from fer.store import Dataset
@@ -31,10 +30,8 @@ def _file(name: str) -> Path:
 
 
 def _lock(name: str):
-    f = _file(name)
-    f.parent.mkdir(parents=True, exist_ok=True)
     # a short poll: decisions are single clicks, the lock is held for one append
-    return FileLock(f.with_name(f.name + ".lock")).acquire(poll_interval=0.002)
+    return store.locks.held(Dataset(store.check_name(name, "dataset name")).exclusions_lock_path, poll=0.002)
 
 
 def read(name: str) -> pd.DataFrame:

@@ -39,6 +39,7 @@ MANIFEST = "manifest.parquet"
 DATASET_INFO = "dataset.json"
 NEAR_PAIRS = "near_pairs.parquet"
 EXCLUSIONS = "exclusions.csv"
+EXCLUSIONS_LOCK = "exclusions.csv.lock"  # taken by every writer of decisions
 FACES = "faces.npy"
 FACES_TABLE = "faces.parquet"
 SOURCES = "sources"
@@ -142,8 +143,8 @@ def evaluation_files(flip: bool = False) -> tuple[str, str]:
     return f"summary{suffix}.json", f"predictions{suffix}.parquet"
 
 
-FILE_NAMES = (SETTINGS, JOBS_LOCK, MODELS_LOCK, MANIFEST, DATASET_INFO, NEAR_PAIRS, EXCLUSIONS, FACES, FACES_TABLE,
-              JOB, STATUS, JOB_LOG, STOP_REQUEST, STUDIES_DB, RUN, CONFIG, METRICS, TRAIN_LOG, CHECKPOINT,
+FILE_NAMES = (SETTINGS, JOBS_LOCK, MODELS_LOCK, MANIFEST, DATASET_INFO, NEAR_PAIRS, EXCLUSIONS, EXCLUSIONS_LOCK, FACES,
+              FACES_TABLE, JOB, STATUS, JOB_LOG, STOP_REQUEST, STUDIES_DB, RUN, CONFIG, METRICS, TRAIN_LOG, CHECKPOINT,
               CHECKPOINT_PREVIOUS, WRITER_LOCK, WEIGHTS, MODEL_META, CARD, SUMMARY, PREDICTIONS, CURRENT, VERSION_INFO,
               LEGACY_SOURCE, ONNX_MODEL, *evaluation_files(True), VIDEO_INPUT, VIDEO_ANNOTATED, VIDEO_TIMELINE,
               VIDEO_PREVIEWS, VIDEO_INFO)
