@@ -2,24 +2,20 @@
 run live."""
 import streamlit as st
 
+from fer import config as C
 from fer import models, settings
 from fer.data import names as dataset_names
-from fer.training import config as C
-from fer.training.launch import launch, presets
-from fer.training.trainer import pick_device
-from fer.ui import access, costs
+from fer.jobs import launch
+from fer.ui import access, costs, page
 from fer.ui.run_panel import follow_jobs, run_panels
 from fer.ui.sweep_panel import sweep_panel
 
-st.set_page_config(page_title="Train · FER Studio", layout="wide")
-st.title("Train")
-access.sign_in_panel()
+page.start("Train")
 QUICK = "quick"  # preselected: a first model in minutes on a CPU
 SECTIONS = {"run": ("name", "seed", "epochs", "batch_size", "amp", "channels_last", "eval_splits"),
             "model": "model.", "optimizer": "optimizer.", "schedule": "schedule.",
             "loss and sampling": ("loss.", "sampler."), "augmentation": "augment.", "mixup and EMA": ("mixup.", "ema."),
             "stopping and checkpoints": ("early_stopping.", "checkpoint.")}
-OPTIONAL_NUMBERS = ("optimizer.head_lr",)  # empty: the default rule (head_lr: the backbone's lr)
 
 
 def _keys(sel) -> list[str]:
@@ -30,10 +26,10 @@ def _keys(sel) -> list[str]:
 def field(key: str, value, wkey: str):
     """One option's widget; returns its value as the config takes it (an unparsable text as it is,
     for ``problems`` to refuse)."""
-    default, meaning = C.SCHEMA[key]
-    label, help_text = C.label(key), f"`{key}`: {meaning}. Default: {default!r}."
-    if key in C.CHOICES:
-        options = list(C.CHOICES[key])
+    k = C.SCHEMA[key]
+    label, help_text = k.label, f"`{key}`: {k.meaning}. Default: {k.default!r}."
+    if k.choices:
+        options = list(k.choices)
         return st.selectbox(label, options, index=options.index(value) if value in options else 0, help=help_text,
                             key=wkey)
     if key == "eval_splits":
@@ -42,14 +38,14 @@ def field(key: str, value, wkey: str):
     if key == "augment.crop_scale":
         lo, hi = (float(v) for v in value)
         return list(st.slider(label, 0.05, 1.0, (lo, hi), 0.05, help=help_text, key=wkey))
-    if isinstance(default, bool):
+    if k.kind is bool:
         return st.checkbox(label, value=bool(value), help=help_text, key=wkey)
-    if isinstance(default, int):
+    if k.kind is int:
         return int(st.number_input(label, value=int(value), step=1, help=help_text, key=wkey))
-    if isinstance(default, float):
+    if k.kind is float and not k.optional:
         return float(st.number_input(label, value=float(value), format="%g", help=help_text, key=wkey))
     text = st.text_input(label, value="" if value is None else str(value), help=help_text, key=wkey).strip()
-    if key in OPTIONAL_NUMBERS:
+    if k.kind is float:  # empty: not set (head_lr: the backbone's lr)
         try:
             return float(text) if text else None
         except ValueError:
@@ -93,14 +89,14 @@ def choose() -> tuple[str, str, dict, str, str, str | None] | None:
         st.info("No dataset to train on yet. Import one first:")
         st.code("python -m fer dataset import path/to/fer2013.zip --name fer2013", language="bash")
         return None
-    all_presets = presets()
+    all_presets = C.presets()
     names = list(all_presets)
     top = st.columns([2, 3, 1])
     dataset = top[0].selectbox("Dataset", datasets, help="a dataset of the store; corrupt and excluded images are "
                                "left out")
     device = top[2].text_input("Device", value=settings.load().device, help="auto, cpu, cuda or cuda:N").strip()
     try:
-        kind, device_error = pick_device(device).type, None
+        kind, device_error = models.pick_device(device).type, None
     except (ValueError, RuntimeError) as e:
         kind, device_error = "cpu", f"Device {device!r}: {e}"
         top[2].error(device_error)
@@ -118,7 +114,7 @@ def launch_button(cfg: dict, device: str, refused: dict, device_error: str | Non
     if st.button("Train", type="primary", disabled=bool(refused or device_error), key="train") \
             and not (refused or device_error):
         try:
-            folder = launch(cfg, device=None if device == "auto" else device)
+            folder = launch.train(cfg, device=None if device == "auto" else device)
         except (C.ConfigError, ValueError) as e:
             st.error(f"Not started: {e}")
         else:

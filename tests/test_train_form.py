@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from fer import runs
 from fer.store import Run, layout
-from fer.training import config as C
+from fer import config as C
 
 from builders import REPO, untrained_model
 from test_training import tiny_dataset

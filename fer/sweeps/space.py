@@ -18,13 +18,9 @@ from dataclasses import dataclass
 
 import yaml
 
-from fer.training import config as C
+from fer import config as C
 
 DISTRIBUTIONS = ("uniform", "loguniform", "int", "choice")
-# keys a sweep does not search: what the run is on, and values that are not hyper-parameters
-NOT_SEARCHED = ("dataset", "name", "device", "eval_splits", "model.weights", "augment.crop_scale", "seed")
-FLOAT_KEYS_WITHOUT_DEFAULT = ("optimizer.head_lr",)
-LOG_SCALE = ("optimizer.lr", "optimizer.head_lr", "optimizer.weight_decay", "schedule.min_lr")
 
 
 class SearchError(ValueError):
@@ -32,17 +28,14 @@ class SearchError(ValueError):
 
 
 def kind_of(key: str) -> str | None:
-    """``float``, ``int``, ``categorical`` or None (not searchable), from the config schema."""
-    if key not in C.SCHEMA or key in NOT_SEARCHED:
+    """``float``, ``int``, ``categorical`` or None (not searchable), from the key's type in the
+    config schema (a key that says what and where to train is not searched)."""
+    k = C.SCHEMA.get(key)
+    if k is None or not k.searchable or k.kind is list:
         return None
-    default = C.SCHEMA[key][0]
-    if key in C.CHOICES or isinstance(default, (bool, str)):
+    if k.choices or k.kind in (bool, str):
         return "categorical"
-    if isinstance(default, int):
-        return "int"
-    if isinstance(default, float) or key in FLOAT_KEYS_WITHOUT_DEFAULT:
-        return "float"
-    return None
+    return "int" if k.kind is int else "float"
 
 
 def allowed(key: str) -> tuple[str, ...]:
@@ -53,27 +46,27 @@ def allowed(key: str) -> tuple[str, ...]:
 def searchable() -> dict[str, dict]:
     """Every key a sweep can search: its kind, default, meaning, choices and a suggested range."""
     out = {}
-    for key, (default, meaning) in C.SCHEMA.items():
+    for key, k in C.SCHEMA.items():
         kind = kind_of(key)
         if kind:
-            out[key] = {"kind": kind, "default": default, "meaning": meaning,
-                        "choices": list(C.CHOICES.get(key, (False, True) if isinstance(default, bool) else ())),
+            out[key] = {"kind": kind, "default": k.default, "meaning": k.meaning,
+                        "choices": list(k.choices or ((False, True) if k.kind is bool else ())),
                         "range": suggested_range(key)}
     return out
 
 
 def suggested_range(key: str) -> tuple | None:
-    """A starting range for the Train page's sweep form (the user changes it)."""
-    kind, default = kind_of(key), C.SCHEMA[key][0]
+    """A starting range for the Train page's sweep form (the user changes it): (low, high, log)."""
+    kind, k = kind_of(key), C.SCHEMA[key]
     if kind == "float":
-        if key in LOG_SCALE:
-            base = default or C.SCHEMA["optimizer.lr"][0]
+        if k.search:
+            return (*k.search, k.log)
+        if k.log:
+            base = k.default or C.SCHEMA["optimizer.lr"].default
             return (base / 10, base * 10, True)
-        if key == "ema.decay":
-            return (0.99, 0.9999, False)
-        return (0.0, 0.5, False) if (default or 0) < 1 else (default / 2, default * 2, False)
+        return (0.0, 0.5, False) if (k.default or 0) < 1 else (k.default / 2, k.default * 2, False)
     if kind == "int":
-        return (max(0, default - 2), default + 2, False)
+        return (max(0, k.default - 2), k.default + 2, False)
     return None
 
 

@@ -78,11 +78,6 @@ class BatchAugment:
         self.ops = _magnitudes(randaugment_m, size)
         self.brightness, self.contrast = brightness, contrast
 
-    @classmethod
-    def from_config(cls, acfg: dict, size: int) -> "BatchAugment":
-        return cls(size, acfg["crop_scale"], acfg["hflip"], acfg["randaugment_n"], acfg["randaugment_m"],
-                   acfg["brightness"], acfg["contrast"])
-
     def geometry(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         """RandomResizedCrop (area in crop_scale, aspect 3/4-4/3) and flip, resampled once."""
         n = x.shape[0]
