@@ -5,10 +5,9 @@ import pandas as pd
 import streamlit as st
 
 from fer import overview, settings, store
+from fer.ui import page
 
-st.set_page_config(page_title="FER Studio", page_icon="🙂", layout="wide")
-
-st.title("FER Studio")
+page.start("FER Studio", tab="FER Studio", icon="🙂")
 st.markdown(
     "Facial emotion recognition from end to end: bring datasets in (FER2013, RAF-DB, AffectNet, KDEF, "
     "CK+, JAFFE or any class-per-folder tree) and harmonise them onto seven classes "

@@ -1,19 +1,19 @@
-"""python -m training.card --run RUN_ID --dataset fer2013 [--out fer/pretrained/default] [--photos 500]
-
-Ships a finished run as a model folder (weights, model.json, card.md) and writes its card from
-figures measured here: the run's val and test evaluations, the test figure without the images
+"""A model's card: ships a finished run as a model folder (weights, model.json, card.md) and writes
+its card from figures measured here (``python -m training.card --run RUN_ID --dataset fer2013
+[--out fer/pretrained/default] [--photos 500]`` is its command line): the run's val and test evaluations, the test figure without the images
 that have a copy in train (leak-free), the flip test-time-augmentation figure, and the accuracy
 on test faces placed in larger photos and found again by the model's own detector and crop.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from fer.store.layout import MODEL_META
 
 
 def photo_check(predictor, dataset_name: str, n: int, seed: int = 0) -> dict:
@@ -49,35 +49,30 @@ def photo_check(predictor, dataset_name: str, n: int, seed: int = 0) -> dict:
             "accuracy_on_detected": right / max(found, 1)}
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m training.card")
-    ap.add_argument("--run", required=True)
-    ap.add_argument("--dataset", default="fer2013")
-    ap.add_argument("--out", default="fer/pretrained/default")
-    ap.add_argument("--photos", type=int, default=500)
-    args = ap.parse_args(argv)
-
+def ship(run_id: str, dataset_name: str = "fer2013", out: str | Path = "fer/pretrained/default",
+         photos: int = 500) -> Path:
+    """The run as a model folder at ``out``, with its card and figures measured now."""
     from fer import evaluation, models, store
     from fer.evaluation import evaluate_model
     from fer.predict import Predictor
 
-    run = store.Run.open(args.run)
+    run = store.Run.open(run_id)
     folder = run.folder
     meta = models.read_meta(folder)
     cfg = run.config()
     epochs = run.epochs()
     figures = {}
     for split in ("val", "test"):
-        figures[split], _ = evaluate_model(args.run, args.dataset, split)
-    figures["test_flip"], _ = evaluate_model(args.run, args.dataset, "test", flip=True)
-    pred = run.model().evaluation(f"{args.dataset}/test").predictions()
-    figures["test_leak_free"] = evaluation.leak_free(pred, args.dataset, args.dataset)
-    predictor = Predictor.load(args.run)
-    figures["photos"] = photo_check(predictor, args.dataset, args.photos)
+        figures[split], _ = evaluate_model(run_id, dataset_name, split)
+    figures["test_flip"], _ = evaluate_model(run_id, dataset_name, "test", flip=True)
+    pred = run.model().evaluation(f"{dataset_name}/test").predictions()
+    figures["test_leak_free"] = evaluation.leak_free(pred, dataset_name, dataset_name)
+    predictor = Predictor.load(run_id)
+    figures["photos"] = photo_check(predictor, dataset_name, photos)
     print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk not in ("per_class", "confusion_matrix")}
                       for k, v in figures.items()}, indent=1), file=sys.stderr)
 
-    dest = Path(args.out)
+    dest = Path(out)
     weights, meta_file, card_file = (store.layout.WEIGHTS, store.layout.MODEL_META, store.layout.CARD)
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy2(folder / weights, dest / weights)
@@ -85,12 +80,12 @@ def main(argv=None) -> int:
                             "test_flip_tta": _short(figures["test_flip"]),
                             "test_leak_free": _short(figures["test_leak_free"]) | {"excluded": figures["test_leak_free"]["excluded"]},
                             "photos": figures["photos"]})
-    meta["source_run"] = args.run
+    meta["source_run"] = run_id
     (dest / meta_file).write_text(json.dumps(meta, indent=2) + "\n")
     size = (dest / weights).stat().st_size / 2**20
     (dest / card_file).write_text(card(meta, cfg, epochs, figures, size))
     print(f"wrote {dest} (weights {size:.1f} MiB)", file=sys.stderr)
-    return 0
+    return dest
 
 
 def _short(s: dict) -> dict:
@@ -130,7 +125,7 @@ the duplicates stay in, as in the published protocol.
 The images are FER2013's own crops, used as they are (48 px, grayscale, scaled to [0, 1],
 normalised with mean 0.5 and std 0.25). For photos, `Predictor` finds faces with MTCNN, levels
 the eyes and cuts the square of FER2013's geometry (margin −0.04 around the MTCNN box, measured on
-fer2013-mini), as recorded in the `face` block of `model.json`.
+fer2013-mini), as recorded in the `face` block of `{MODEL_META}`.
 
 ## Recipe
 
@@ -201,7 +196,3 @@ reach about 73 %.
 - Not for decisions about people (hiring, policing, health, education, surveillance). Emotion
   recognition from faces reads expressions, not feelings.
 """
-
-
-if __name__ == "__main__":
-    sys.exit(main())

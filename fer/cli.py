@@ -18,14 +18,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from fer import catalog, store
+from fer import config as C
 from fer.data import import_dataset, names, summary, summary_text
 from fer.data.align import align_dataset, describe
 from fer.data.formats import FORMATS
 from fer.images import ImageError, open_image
-from fer.jobs.queue import clear_training
+from fer.startup import register_job_kinds
 from fer.store import Dataset, Model, Run, promote
 from fer.store.io import store_write_error
-from fer.training import config as C
 from fer.video import analyse, is_video_name, probe
 
 
@@ -174,52 +174,41 @@ def _tee(log, path):
 def cmd_train(args) -> int:
     """Train in the foreground (under torchrun: with DDP, one process a GPU). Prints the run id and
     its folder on stdout; progress on stderr."""
-    from fer.training import trainer  # torch: only to train
+    from fer.jobs import launch
 
     if not args.config and not args.resume:
         raise C.ConfigError("give --config (a new run) or --resume RUN_ID")
-    rank = int(os.environ.get("RANK", "0"))
-    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     if args.fresh and not args.resume:
         raise C.ConfigError("--fresh starts a run given with --resume again from scratch")
-    if args.resume:
-        if args.set:
-            raise C.ConfigError("--set cannot change a run being resumed; start a new run instead")
-        run = Run.open(args.resume)
-        if args.fresh:
-            clear_training(run)
-    else:
-        cfg = C.load(args.config, args.set)
-        trainer.prepare(cfg)
-        if args.submit:
-            return _submit_run(cfg)
-        run = trainer.shared_run(lambda: Run.create(cfg))  # rank 0 creates it; every rank trains into it
+    if args.resume and args.set:
+        raise C.ConfigError("--set cannot change a run being resumed; start a new run instead")
+    cfg, run = (None, Run.open(args.resume)) if args.resume else (C.load(args.config, args.set), None)
     if args.submit:
-        return _submit_run(None, run)
-    if rank == 0:
+        return _submit_run(cfg, run, fresh=args.fresh)
+    if run is not None and args.fresh:
+        launch.clear_training(run)
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    tee = [log]
+
+    def announce(run: Run) -> None:  # rank 0, as soon as the run exists
         print(f"{run.id} {run.folder}", flush=True)
         if not os.environ.get("FER_JOB"):  # as a job, stdout and stderr already go to the run's log
-            log = _tee(log, run.log_path)
-    result = trainer.run(run.folder, log=log)
+            tee[0] = _tee(log, run.log_path)
+
+    _, result = launch.train_here(cfg, run, log=lambda msg: tee[0](msg), announce=announce)
     return 0 if result["state"] in ("finished", "cancelled") else 1
 
 
-def _submit_run(cfg: dict | None, run: Run | None = None) -> int:
+def _submit_run(cfg: dict | None, run: Run | None = None, fresh: bool = False) -> int:
     """Queue a new run (``cfg``) or resume ``run`` through the jobs backend in force; print its id
     and folder as the foreground command does, and where it went on stderr."""
     from fer import jobs, settings
 
+    jobs.backends.in_force().check()  # nothing is written when the backend cannot take it
     if run is None:
-        jobs.backends.in_force().check()  # nothing is written when the backend cannot take it
-        run = Run.create(cfg)
-        try:
-            jobs.submit("train", {"run": run.id})
-        except ValueError:  # the backend refused it after all: no half-made run is left behind
-            if run.state not in jobs.ACTIVE:
-                run.delete()
-            raise
+        run = Run(jobs.launch.train(cfg))
     else:
-        jobs.resume_run(run.id)
+        jobs.launch.resume(run.id, fresh=fresh)
     backend = run.status().get("backend") or settings.load().jobs_backend
     print(f"{run.id} {run.folder}", flush=True)
     print(f"run {run.id}: {run.state} ({backend} jobs); follow it on the Train page or in {run.log_path}",
@@ -477,6 +466,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    register_job_kinds()
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -7,11 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from fer import settings
-from fer.ui import access
+from fer.ui import access, page
 
-st.set_page_config(page_title="Settings · FER Studio", layout="wide")
-st.title("Settings")
-access.sign_in_panel()
+page.start("Settings")
 
 try:
     s = settings.load()

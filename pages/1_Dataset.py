@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from fer import faces, settings, store
+from fer import faces, jobs, settings, store
 from fer.store import Job, layout
 from fer.data import DatasetError, FORMATS, SourceError, SourceSpec, info, names
 from fer.data import importing, lifecycle, stats
@@ -10,13 +10,11 @@ from fer.data.align import CROP_SIDE, preview_image
 from fer.draw import detections
 from fer.images import ImageError, load_rgb
 from fer.labels import CLASSES
-from fer.ui import access, charts, params
+from fer.ui import access, charts, page, params
 from fer.ui.run_panel import follow_jobs
 from fer.ui.data import alignment_preview, explore, manifest, thumbnail
 
-st.set_page_config(page_title="Dataset · FER Studio", layout="wide")
-st.title("Dataset")
-access.sign_in_panel()
+page.start("Dataset")
 datasets = names()
 import_tab, explore_tab, faces_tab, manage_tab = st.tabs(["Import", "Explore", "Faces", "Manage"])
 
@@ -77,7 +75,7 @@ with import_tab:
             st.error(str(e))
     if c[1].button("Import", type="primary", disabled=not sources or problem is not None):
         try:
-            importing.launch_import(specs, name, mapping, align=align)
+            jobs.launch.import_dataset(specs, name, mapping, align=align)
             st.success(f"Importing {name} as a job: it goes on if you leave this page.")
             sources.clear()
             st.session_state["import-queued"] = True
@@ -167,7 +165,7 @@ with faces_tab:
     size = c[1].number_input("Crop size (px)", 16, 512, int((crop or {}).get("size", 112)) if crop else 112)
     if c[2].button("Align this dataset", help="runs as a job; the aligned crops are written beside the manifest"):
         try:
-            importing.launch_align(chosen, detector, int(size))
+            jobs.launch.align(chosen, detector, int(size))
             st.success("Alignment queued.")
         except (DatasetError, ValueError) as e:
             st.error(str(e))
@@ -214,7 +212,7 @@ with manage_tab:
         if st.button("Re-import", help="the same sources, formats, mapping and seed, as a job; decisions are kept",
                      disabled=locked) and access.can_change():
             try:
-                importing.reimport(chosen)
+                jobs.launch.reimport(chosen)
                 st.success("Re-import queued.")
             except (DatasetError, SourceError, ValueError) as e:
                 st.error(str(e))

@@ -6,7 +6,7 @@ from fer import evaluation
 from fer.data import exclusions, info, names
 from fer.data.quality import GROUP_VIEWS, VIEWS, Thresholds
 from fer.store import Evaluation, image_id_of, layout
-from fer.ui import params
+from fer.ui import page, params
 from fer.ui.data import flagged, manifest, overview, thumbnail
 from fer.ui.evals import read
 
@@ -14,8 +14,7 @@ OVERVIEW = "overview"
 LABEL_NOISE = "label noise (from a model)"
 PER_GROUP = 8  # images of a group side by side; a larger group is paged
 
-st.set_page_config(page_title="Quality · FER Studio", layout="wide")
-st.title("Quality")
+page.start("Quality")
 
 datasets = names()
 if not datasets:

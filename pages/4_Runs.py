@@ -4,15 +4,13 @@ import streamlit as st
 
 from fer import catalog, runs, store
 from fer.store import Run, StoreError
-from fer.ui import access, params
+from fer.ui import access, page, params
 from fer.ui.charts import training_curves
 from fer.ui.models_view import models_view, when
 from fer.ui.run_panel import follow_jobs, training_lines
 from fer.ui.study_view import study_view
 
-st.set_page_config(page_title="Runs · FER Studio", layout="wide")
-st.title("Runs")
-access.sign_in_panel()
+page.start("Runs")
 
 follow_jobs(("train",), "runs", show=training_lines)  # the tables below rerun when a training ends
 

@@ -6,13 +6,12 @@ from fer import evaluation, jobs
 from fer.data import names as dataset_names
 from fer.labels import CLASSES
 from fer.store import EVAL_SPLITS
-from fer.ui import charts
+from fer.ui import charts, page
 from fer.ui.evals import leak_free, pick, pick_evaluation, read
 from fer.ui.model_picker import choices
 from fer.ui.run_panel import follow_jobs
 
-st.set_page_config(page_title="Evaluate · FER Studio", layout="wide")
-st.title("Evaluate")
+page.start("Evaluate")
 
 picked = pick("evaluate")
 if picked is None:
@@ -36,7 +35,7 @@ with st.expander("Evaluate on a dataset of the store", expanded=not evals):
         if c[3].button("Evaluate", type="primary"):
             try:
                 for tta in (False, True) if flip else (False,):
-                    jobs.submit("evaluate", {"model": model_x, "dataset": ds, "split": split, "flip": tta})
+                    jobs.launch.evaluate(model_x, ds, split, flip=tta)
                 st.success("Queued: it runs as a job; the evaluation appears below when it finishes.")
             except ValueError as e:
                 st.error(str(e))

@@ -5,11 +5,10 @@ from fer import evaluation
 from fer.data import DatasetError, info, load_image
 from fer.labels import CLASSES
 from fer.store import image_id_of
-from fer.ui import params
+from fer.ui import page, params
 from fer.ui.evals import pick, pick_evaluation, read
 
-st.set_page_config(page_title="Errors · FER Studio", layout="wide")
-st.title("Errors")
+page.start("Errors")
 picked = pick("errors")
 if picked is None or not picked[1]:
     st.info("No evaluation yet: train a model (Train page) or evaluate one on the Evaluate page.")

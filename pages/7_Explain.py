@@ -8,12 +8,11 @@ from fer.draw import png_bytes
 from fer.images import ImageError, load_rgb
 from fer.labels import CLASSES
 from fer.store import Dataset, NotFound
-from fer.ui import charts, params
+from fer.ui import charts, page, params
 from fer.ui.evals import pick, pick_evaluation, read
 from fer.ui.model_picker import load_predictor
 
-st.set_page_config(page_title="Explain · FER Studio", layout="wide")
-st.title("Explain")
+page.start("Explain")
 picked = pick("explain")
 if picked is None:
     st.info("No model yet: train one on the Train page.")

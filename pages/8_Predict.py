@@ -9,17 +9,16 @@ import streamlit as st
 
 from fer.draw import annotate, png_bytes
 from fer.images import ImageError, load_rgb
-from fer.jobs.kinds import launch_video
+from fer.jobs import launch
 from fer.predict import image_record, results_table
-from fer.ui import charts
+from fer.ui import charts, page
 from fer.ui.model_io import runtime_choice
 from fer.ui.model_picker import picker
 from fer.ui.run_panel import follow_jobs
 from fer.ui.videos import analyses, results
 from fer.video import VideoLimits, describe
 
-st.set_page_config(page_title="Predict · FER Studio", layout="wide")
-st.title("Predict")
+page.start("Predict")
 predictor = picker("predict", runtime=runtime_choice("predict"))
 if predictor is None:
     st.stop()
@@ -89,7 +88,7 @@ with video_tab:
                f"{limits.max_seconds:g} s and {limits.max_frames:,} frames (the video limits in Settings).")
     if st.button("Analyse", type="primary", key="analyse", disabled=video is None):
         try:
-            folder = launch_video(video.name, video.getvalue(), predictor.model_version.ref, every, predictor.detector)
+            folder = launch.video(video.name, video.getvalue(), predictor.model_version.ref, every, predictor.detector)
             st.session_state["video-job"] = folder.name
         except ValueError as e:  # unreadable, endless or over a limit: nothing kept, nothing queued
             st.error(str(e))

@@ -5,7 +5,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from fer import settings
 from fer.draw import png_bytes
 from fer.live import FrameProcessor, LiveStream, release_memory
-from fer.ui import charts
+from fer.ui import charts, page
 from fer.ui.model_io import runtime_choice
 from fer.ui.model_picker import picker
 
@@ -15,8 +15,7 @@ CAMERA = {"video": {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRat
           "audio": False}
 TIMELINE_POINTS = 240  # the chart's resolution: half a second over the last two minutes
 
-st.set_page_config(page_title="Live · FER Studio", layout="wide")
-st.title("Live")
+page.start("Live")
 st.caption("Privacy: camera frames are processed in memory on this server and never written; only a snapshot you "
            "download leaves it. Off localhost, browsers only open the camera over HTTPS.")
 

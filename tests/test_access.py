@@ -307,10 +307,10 @@ def test_models_restore_beyond_localhost_after_signing_in(store, listen, monkeyp
 @pytest.fixture
 def queued(monkeypatch):
     """The runs the Train page queues, recorded instead of started (the check comes before)."""
-    from fer import jobs
+    from fer.jobs import launch
 
     runs = []
-    monkeypatch.setattr(jobs, "submit", lambda kind, args, device=None: runs.append(args["run"]) or REPO)
+    monkeypatch.setattr(launch, "submit", lambda kind, args, device=None: runs.append(args["run"]) or REPO)
     return runs
 
 
@@ -354,8 +354,8 @@ def test_the_admin_password_never_travels_with_a_job_to_ray(tiny, monkeypatch):
     """A Ray cluster shows a job's environment to whoever reaches its API: FER_* settings go with
     the job, the admin password does not. (The client records what would be submitted.)"""
     from fer.jobs.backends import ray_jobs
-    from fer.training import config as C
-    from fer.training.launch import launch
+    from fer import config as C
+    from fer.jobs.launch import train as launch
 
     sent = []
 

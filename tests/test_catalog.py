@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from fer import catalog, evaluation
+from fer import catalog, evaluation, jobs
 from fer.store import Model, StoreError, layout, promote
 
 from builders import REPO
@@ -50,14 +50,13 @@ def test_a_promotion_check_names_what_it_would_replace(store):
 
 def test_leak_free_accuracy_comes_from_the_versions_evaluation(store, tmp_path):
     from fer.store import Run
-    from fer.training import config as C
-    from fer.training import trainer
+    from fer import config as C
     from test_training import tiny_dataset
 
     tiny_dataset(tmp_path)
     run = Run.create(C.resolve({}, ["dataset=tiny", "epochs=1", "batch_size=16", "schedule.warmup_epochs=0",
                                     "eval_splits=[test]"]))
-    trainer.run(run.folder, log=lambda m: None)
+    jobs.train(run.folder, log=lambda m: None)
     promote(run.id, "best")
     ev = run.model().evaluation("tiny/test")
     expected = evaluation.leak_free(ev.predictions(), "tiny", "tiny")["accuracy"]

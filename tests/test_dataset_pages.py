@@ -6,6 +6,7 @@ import zipfile
 from streamlit.testing.v1 import AppTest
 
 from fer import jobs
+from fer.jobs import launch
 from fer.data import SourceSpec, exclusions, import_dataset, manifest
 from fer.data import importing
 
@@ -69,7 +70,7 @@ def test_upload_zip_import_job_and_explore(store, tmp_path, monkeypatch):
     z = b.zip_folder(b.fer2013_folders(tmp_path / "fer"), tmp_path / "fer.zip", prefix="fer2013/")
     saved = importing.save_upload("up", "fer.zip", z.read_bytes())
     assert saved == store / "datasets" / "up" / "sources" / "fer.zip"
-    folder = importing.launch_import([SourceSpec(str(saved))], "up")
+    folder = launch.import_dataset([SourceSpec(str(saved))], "up")
     t = time.time()
     while jobs.status(folder)["state"] in jobs.ACTIVE:
         assert time.time() - t < 120

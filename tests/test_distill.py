@@ -7,14 +7,12 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from fer import models
+from fer import jobs, models
 from fer.labels import CLASSES
 from fer.predict import Predictor
-from fer.store import Run
-from fer.training import config as C
+from fer import config as C
 from fer.training import distill, trainer
 
-import builders as b
 from test_training import start, tiny_dataset
 
 HAPPY = CLASSES.index("happy")
@@ -36,7 +34,7 @@ def test_soft_targets_mix_the_smoothed_label_with_the_teachers():
 def _teacher_saying_happy(tmp_path) -> str:
     """A finished run whose model says "happy" for every face, whatever it sees."""
     f = start(["dataset=tiny", "epochs=1", "eval_splits=[]"])
-    trainer.run(f, log=lambda m: None)
+    jobs.train(f, log=lambda m: None)
     w = load_file(str(f / "model.safetensors"))
     w["fc.weight"] = torch.zeros_like(w["fc.weight"])
     w["fc.bias"] = torch.full_like(w["fc.bias"], -5.0)
@@ -51,7 +49,7 @@ def test_a_student_learns_what_its_teacher_says_not_only_the_labels(store, tmp_p
     logs = []
     sets = ["dataset=tiny", "epochs=6", "optimizer.lr=0.01", "eval_splits=[]", "augment.randaugment_n=0"]
     f = start([*sets, f"distill.teachers=[{teacher}]", "distill.weight=1.0"])
-    assert trainer.run(f, log=logs.append)["state"] == "finished"
+    assert jobs.train(f, log=logs.append)["state"] == "finished"
     assert any("distilling from 1 teacher(s)" in m and "14.3%" in m for m in logs), logs
     student, meta = models.load(f)
     images = np.random.default_rng(0).integers(0, 256, (40, 48, 48, 1), np.uint8)
@@ -59,7 +57,7 @@ def test_a_student_learns_what_its_teacher_says_not_only_the_labels(store, tmp_p
     happy_share = (models.predict(student, images, mean, std, "cpu").argmax(1) == HAPPY).mean()
     # the same recipe on the labels alone spreads its answers over the seven classes
     g = start(sets)
-    trainer.run(g, log=lambda m: None)
+    jobs.train(g, log=lambda m: None)
     control, _ = models.load(g)
     control_share = (models.predict(control, images, mean, std, "cpu").argmax(1) == HAPPY).mean()
     assert happy_share >= 0.9 > control_share + 0.3, (happy_share, control_share)
@@ -81,7 +79,7 @@ def test_bad_distillation_options_are_refused_before_training(store, tmp_path, s
 def test_flip_tta_is_recorded_and_every_consumer_applies_it(store, tmp_path):
     tiny_dataset(tmp_path)
     f = start(["dataset=tiny", "epochs=1", "tta.flip=true", "eval_splits=[test]"])
-    trainer.run(f, log=lambda m: None)
+    jobs.train(f, log=lambda m: None)
     meta = models.read_meta(f)
     assert meta["tta"] == {"flip": True} and models.tta_flip(meta)
     summary = json.loads((f / "eval" / "tiny" / "test" / "summary.json").read_text())

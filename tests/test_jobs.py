@@ -46,7 +46,7 @@ def test_a_planted_job_runs_nothing_and_says_why(store, tmp_path, monkeypatch, s
     # the job process itself refuses it too, whoever starts it
     (folder / layout.STATUS).write_text(json.dumps({"state": "queued"}))
     env = {**os.environ, "FER_ARTIFACTS": str(store)}
-    p = subprocess.run([sys.executable, "-m", "fer.jobs.run", str(folder)], cwd=tmp_path, env=env,
+    p = subprocess.run([sys.executable, "-m", "fer.worker", str(folder)], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and reason in p.stderr and Job(folder).status()["state"] == "refused"
     time.sleep(0.5)
@@ -59,7 +59,7 @@ def test_the_entry_point_runs_only_folders_of_the_store(store, tmp_path):
     elsewhere.mkdir(parents=True)
     (elsewhere / layout.JOB).write_text(json.dumps({"kind": "import", "args": {}}))
     env = {**os.environ, "FER_ARTIFACTS": str(store)}
-    p = subprocess.run([sys.executable, "-m", "fer.jobs.run", str(elsewhere)], env=env, capture_output=True,
+    p = subprocess.run([sys.executable, "-m", "fer.worker", str(elsewhere)], env=env, capture_output=True,
                        text=True, timeout=60)
     assert p.returncode == 2 and "no job 'x'" in p.stderr
 
@@ -143,12 +143,12 @@ def test_a_disabled_harness_writes_nothing(store):
 
 
 def test_import_and_align_run_as_jobs_of_their_kind(store, tmp_path, monkeypatch):
-    from fer.data import importing
+    from fer.jobs import launch
     from fer.data.dataset import SourceSpec
 
     monkeypatch.setenv("FER_IMPORT_ROOTS", str(tmp_path))
     src = b.fer2013_folders(tmp_path / "fer")
-    folder = importing.launch_import([SourceSpec(str(src))], "tiny", align=True)
+    folder = launch.import_dataset([SourceSpec(str(src))], "tiny", align=True)
     spec = json.loads((folder / layout.JOB).read_text())
     assert spec["kind"] == "import" and "command" not in spec and spec["args"]["name"] == "tiny"
     t = time.time()

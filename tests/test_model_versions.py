@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from fer.store import Model, NotFound, Run, RunError, layout, promote, resolve_model
-from fer.training import config as C
+from fer import config as C
 
 from builders import REPO, untrained_model
 

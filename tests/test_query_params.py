@@ -57,8 +57,8 @@ def seeded(tmp_path_factory):
     import pandas as pd
 
     from fer.store import Run, image_id_of
-    from fer.training import config as C
-    from fer.training import trainer
+    from fer import config as C
+    from fer import jobs
     from test_training import tiny_dataset
 
     tmp = tmp_path_factory.mktemp("params")
@@ -67,7 +67,7 @@ def seeded(tmp_path_factory):
         tiny_dataset(tmp)
         run = Run.create(C.resolve({}, ["dataset=tiny", "epochs=1", "batch_size=16", "schedule.warmup_epochs=0",
                                         "eval_splits=[val, test]", "name=seeded"])).folder
-        trainer.run(run, log=lambda m: None)
+        jobs.train(run, log=lambda m: None)
         from fer.sweeps import studies  # a study whose one trial is the seeded run
 
         study = studies.create("seeded-study", {"search": ["model.dropout=uniform:0:0.5"], "objective": "val_macro_f1"})

@@ -12,7 +12,7 @@ from fer import jobs, settings
 from fer.jobs.kinds import run_train
 from fer.store import Job, Run, layout, resolve_model
 from fer.sweeps import space, studies
-from fer.training import config as C
+from fer import config as C
 
 from builders import REPO
 from test_training import cli, start, tiny_dataset

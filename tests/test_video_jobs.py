@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from fer import jobs
-from fer.jobs.kinds import launch_video
+from fer.jobs.launch import video as launch_video
 from fer.store import layout
 from fer.video import VideoError, VideoLimits, analyse_into, check, frames, probe, results
 

@@ -1,5 +1,6 @@
-"""Bringing datasets in from the pages: preview a label mapping, accept a server folder (inside
-the import roots) or an uploaded zip, and import, re-import or align as a job."""
+"""Bringing datasets in from the pages: preview a label mapping, check a new dataset's name, accept
+a server folder (inside the import roots) or an uploaded zip (the import itself is a job:
+``fer.jobs.launch``)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fer import jobs, settings, store
+from fer import settings, store
 from fer.data import archive, dataset
 from fer.data.formats import FORMATS, detect
 from fer.data.sources import SourceError, SourceFiles
@@ -66,25 +67,3 @@ def save_upload(name: str, filename: str, data: bytes) -> Path:
     archive.judge(data, filename)
     safe = Path(filename).name or "upload.zip"
     return store.write_bytes(Dataset(name).sources_dir / safe, data)
-
-
-def launch_import(sources: list[dataset.SourceSpec], name: str, mapping: list[str] | None = None,
-                  align: bool = False, replace: bool = False, seed: int = 0) -> Path:
-    """Queue an import job (its arguments checked first: nothing is queued otherwise); returns
-    its folder."""
-    return jobs.submit("import", {"name": name, "sources": [{"location": str(s.location), "format": s.format}
-                                                             for s in sources],
-                                  "mapping": list(mapping or []), "align": align, "replace": replace, "seed": seed})
-
-
-def launch_align(name: str, detector: str = "mtcnn", size: int | None = None) -> Path:
-    """Queue an alignment job; returns its folder."""
-    return jobs.submit("align", {"name": name, "detector": detector, "size": size})
-
-
-def reimport(name: str) -> Path:
-    """The same sources, formats, mapping and seed again (files changed on disk), as a job."""
-    info = dataset.info(name)
-    specs = [dataset.SourceSpec(s["location"], s["format"]) for s in info["sources"].values()]
-    mapping = [f"{k}={v}" for k, v in info.get("label_map", {}).items()]
-    return launch_import(specs, name, mapping, replace=True, seed=int((info.get("split") or {}).get("seed", 0)))

@@ -96,6 +96,15 @@ class JobHandle:
         finally:
             self._interruptible = False
 
+    def stoppable(self, work):
+        """``work`` run so that SIGTERM interrupts it at once: (True, its result), or (False, None)
+        when it was stopped (the trainer's protocol, ``fer.training.control.Control``)."""
+        try:
+            with self.interruptible():
+                return True, work()
+        except JobCancelled:
+            return False, None
+
     def progress(self, **fields) -> None:
         if self._beat:
             self._beat.progress(**fields)

@@ -6,25 +6,32 @@
 Checks are light (no torch): the page process and every finishing job re-run them before a job
 starts. The work itself happens in the job's process; what it needs (torch, the trainer) is
 imported there, inside the ``run_*`` functions, so that listing and queueing jobs stays cheap.
+
+A train job may carry a tag naming who hears its epochs (a sweep's trial: ``trial``); the package
+that makes such jobs adds its listener to ``EPOCH_LISTENERS`` (``fer.sweeps.kinds``), so that
+``fer.jobs`` needs nothing of it.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
+from fer import config as C
 from fer import settings
 from fer.data import SourceSpec, import_dataset, summary, summary_text
 from fer.data.align import align_dataset, describe
 from fer.data.formats import FORMATS
 from fer.faces import METHODS
-from fer import store
 from fer.jobs.harness import job_harness
-from fer.jobs.queue import submit
 from fer.jobs.registry import JobError, JobKind, register
 from fer.labels import parse_mapping
 from fer.store import EVAL_SPLITS, Dataset, Job, Run, check_name, layout, resolve_model
-from fer.training import config as C
+
+# tag of a train job's arguments → (the tag, the job's log) → the trainer's epoch hook
+EPOCH_LISTENERS: dict[str, Callable[[dict, Callable[[str], None]], Callable[[int, dict], bool]]] = {}
 
 REQUIRED = object()
 
@@ -55,6 +62,15 @@ def _device(value: str) -> str:
 
 # -- train -----------------------------------------------------------------------------------
 
+def check_trial_tag(tag: dict) -> dict:
+    """A train job's ``trial``: the study's name and the trial's number."""
+    tag = fields(tag, {"study": (str, REQUIRED), "number": (int, REQUIRED)})
+    check_name(tag["study"], "study name")
+    if tag["number"] < 0:
+        raise JobError(f"trial number {tag['number']}: use 0 or more")
+    return tag
+
+
 def check_train(args: dict) -> dict:
     """The run exists and its config.yaml passes the config schema (the Train form's); a sweep's
     trial also names its study and trial number (``trial``: ``{"study", "number"}``)."""
@@ -62,8 +78,6 @@ def check_train(args: dict) -> dict:
     if args["trial"] is None:
         del args["trial"]
     else:
-        from fer.sweeps.kinds import check_trial_tag
-
         args["trial"] = check_trial_tag(args["trial"])
     run = Run.open(args["run"])
     try:
@@ -74,16 +88,29 @@ def check_train(args: dict) -> dict:
     return args
 
 
-def run_train(args: dict, folder: Path) -> int:
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def train(folder: Path, log: Callable[[str], None] = _log, on_epoch=None) -> dict:
+    """The run in ``folder`` trained inside the job harness (writer lock, heartbeat, Cancel, final
+    state, closing line, the next queued job); under torchrun, rank 0 alone writes the folder."""
     from fer.training import trainer  # torch: loaded in the job's process only
 
-    log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    with job_harness(folder, enabled=int(os.environ.get("RANK", "0")) == 0) as job:
+        result = trainer.run(folder, job, log, on_epoch)
+        job.end(result["state"], epoch=result["epoch"])
+        job.closing = f"run {Path(folder).name}: {result['state']} after {result['epoch']} epochs; wrote {folder}"
+    return result
+
+
+def run_train(args: dict, folder: Path) -> int:
     on_epoch = None
     if "trial" in args:  # a sweep's trial reports each epoch to its study, which may prune it
-        from fer.sweeps.trial import reporter
-
-        on_epoch = reporter(args["trial"], log)
-    result = trainer.run(folder, log=log, on_epoch=on_epoch)
+        if "trial" not in EPOCH_LISTENERS:
+            raise JobError("a sweep's trial, but this process does not know sweeps (fer.sweeps.kinds)")
+        on_epoch = EPOCH_LISTENERS["trial"](args["trial"], _log)
+    result = train(folder, _log, on_epoch)
     return 0 if result["state"] in ("finished", "cancelled", "pruned") else 1
 
 
@@ -216,25 +243,6 @@ def check_video(args: dict) -> dict:
         raise JobError(f"detector {args['detector']!r}: use one of {', '.join(METHODS)}")
     check(path, VideoLimits.from_settings(), args["name"])  # unreadable, endless, too big, too long, too many frames
     return args
-
-
-def launch_video(filename: str, data: bytes, model: str, every: int = 5, detector: str | None = None) -> Path:
-    """Keep an uploaded video in a new job's folder and queue its analysis; returns the folder.
-    Refused with one line, and nothing kept, when the file is over the size limit (judged before
-    it is written) or the video is unreadable, endless or over a limit."""
-    from fer.video import VIDEO_EXTENSIONS, VideoLimits, check_size, is_video_name
-
-    if not is_video_name(filename):
-        raise JobError(f"{Path(filename).name}: not a video file ({', '.join(VIDEO_EXTENSIONS)})")
-    check_size(Path(filename).name, len(data), VideoLimits.from_settings())
-    job = Job.new()
-    upload = store.write_bytes(job.folder / f"{layout.VIDEO_INPUT}{Path(filename).suffix.lower()}", data)
-    try:
-        return submit("video", {"video": str(upload), "name": Path(filename).name, "model": model, "every": every,
-                                "detector": detector})
-    except BaseException:
-        store.remove_folder(job.folder)
-        raise
 
 
 def _throttled(report, seconds: float = PROGRESS_SECONDS):

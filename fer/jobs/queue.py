@@ -1,5 +1,5 @@
 """The queue: jobs are submitted as a kind and its arguments, started oldest first while fewer
-than ``max_jobs`` run (kinds that take no slot start at once), each as ``python -m fer.jobs.run
+than ``max_jobs`` run (kinds that take no slot start at once), each as ``python -m fer.worker
 <its folder>`` through a backend (``fer.jobs.backends``: a process of this machine, or a Ray
 job), and cancelled through the backend that started them. A folder that a live process still
 writes (it holds the folder's writer lock) gets no second job: submitting, resuming and starting
@@ -11,8 +11,8 @@ from pathlib import Path
 from fer import settings
 from fer.jobs import backends
 from fer.jobs.backends import ENTRY_POINT  # noqa: F401
-from fer.jobs.registry import KINDS, JobError, kind_of
-from fer.store import ACTIVE, Job, Run, RunError, io, jobs_lock, now
+from fer.jobs.registry import KINDS, JobError, kind_of, knows
+from fer.store import Job, jobs_lock, now
 from fer.store.locks import FolderBusy
 
 
@@ -25,7 +25,7 @@ def submit(kind: str, args: dict, device: str | None = None) -> Path:
     args = k.check(dict(args))
     backends.in_force(k.remote).check()
     job = Job(k.folder(args)) if k.folder else Job.new()
-    _refuse_if_written(job)
+    refuse_if_written(job)
     job.folder.mkdir(parents=True, exist_ok=True)
     job.write_spec({"kind": kind, "args": args, "device": device, "created": now()})
     job.write_status(state="queued", queued=now(), launch_error=False)
@@ -36,37 +36,12 @@ def submit(kind: str, args: dict, device: str | None = None) -> Path:
     return job.folder
 
 
-def _refuse_if_written(job: Job) -> None:
+def refuse_if_written(job: Job) -> None:
+    """``FolderBusy`` naming the live process that still writes ``job``'s folder, if one does."""
     pid = job.writer
     if pid is not None:
         raise FolderBusy(f"{job.kind or 'job'} {job.id} is still being written by process {pid or '(unknown)'} "
                          "(running, stopped or hung): cancel it or wait for it to end")
-
-
-def resume_run(run_id: str, device: str | None = None, fresh: bool = False) -> Path:
-    """Queue a cancelled, failed or refused run again: it continues from its last checkpoint
-    (the one before when the last is damaged). ``fresh`` starts it again from scratch instead:
-    its checkpoints, epochs, weights and evaluations go, its id, name and config stay."""
-    run = Run.open(run_id)
-    state = run.state
-    if state in ACTIVE:
-        raise RunError(f"run {run_id} is {state} already")
-    if state in ("finished", "pruned"):
-        raise RunError(f"run {run_id} has {'been pruned by its sweep' if state == 'pruned' else 'finished'}; "
-                       "start a new run to train longer")
-    _refuse_if_written(run.job)
-    if fresh:
-        clear_training(run)
-    return submit("train", {"run": run_id}, device=device)
-
-
-def clear_training(run: Run) -> None:
-    """What training wrote into a run (checkpoints, epochs, weights, evaluations), for a fresh
-    start; refused while a live process writes the run."""
-    _refuse_if_written(run.job)
-    for path in (run.checkpoint_path, run.previous_checkpoint_path, run.metrics_path, *run.model_files):
-        path.unlink(missing_ok=True)
-    io.remove_folder(run.eval_dir)
 
 
 def status(folder) -> dict:
@@ -111,10 +86,12 @@ def schedule() -> list[str]:
         running = sum(1 for _, s, spec in jobs if s["state"] == "running" and _takes_slot(spec))
         queued = sorted(((j, spec) for j, s, spec in jobs if s["state"] == "queued"), key=lambda js: js[0].created)
         for job, spec in queued:
+            if not knows(spec):
+                continue
             try:
                 kind = kind_of(spec)
                 kind.check(dict(spec["args"]))
-                _refuse_if_written(job)
+                refuse_if_written(job)
             except ValueError as e:
                 job.write_status(state="refused", ended=now(), error=str(e))
                 continue

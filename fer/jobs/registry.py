@@ -28,12 +28,26 @@ class JobKind:
 
 
 KINDS: dict[str, JobKind] = {}
+_every_kind = [False]  # set where a program starts, once every package has registered its kinds
 
 
 def register(kind: JobKind) -> JobKind:
     """Add a kind (e.g. a sweep) to the allow-list."""
     KINDS[kind.name] = kind
     return kind
+
+
+def all_registered() -> None:
+    """Say that this process knows every kind (``fer.startup``): a job of a kind it does not know
+    is then refused, never left for another process."""
+    _every_kind[0] = True
+
+
+def knows(spec: dict) -> bool:
+    """Whether this process may judge the job file ``spec``: it knows its kind, or it knows every
+    kind there is (a process that registered only some, e.g. a script importing ``fer.jobs``,
+    leaves a job of another kind queued for a program that knows it)."""
+    return _every_kind[0] or not isinstance(spec, dict) or spec.get("kind") in KINDS
 
 
 def kind_of(spec: dict) -> JobKind:

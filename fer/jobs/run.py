@@ -1,6 +1,5 @@
-"""``python -m fer.jobs.run FOLDER``: the process of one job of the store.
-
-The only command the queue starts. It reads the job file, checks its kind against the allow-list
+"""What the process of one job does (``python -m fer.worker FOLDER``, the only command the queue
+starts, once every kind of job is registered). It reads the job file, checks its kind against the allow-list
 and its arguments against the kind's validation, and runs it; a job that fails either is marked
 ``refused`` and nothing else happens. A job whose folder another live process still writes is
 refused without touching the folder; an error the job reports ends in one line, not a traceback.
@@ -29,7 +28,7 @@ def _output_to(log: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
-        print("usage: python -m fer.jobs.run JOB_FOLDER", file=sys.stderr)
+        print("usage: python -m fer.worker JOB_FOLDER", file=sys.stderr)
         return 2
     folder = Path(argv[0])
     try:
@@ -58,7 +57,3 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as e:  # the harness has recorded it; one line, not a traceback
         print(f"error: {io.store_write_error(e) or e}", file=sys.stderr)
         return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -17,6 +17,7 @@ _EXPORTS = {
                           "read_meta", "save", "unwrap", "write_meta"),
     "fer.models.inputs": ("crop_input", "norm_tensors", "normalisation", "predict", "to_input", "tta_flip"),
     "fer.models.cam": ("target_layer",),
+    "fer.models.device": ("pick_device",),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 __all__ = sorted(_WHERE)

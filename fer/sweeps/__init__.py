@@ -17,6 +17,6 @@ from pathlib import Path
 
 def launch(sweep) -> Path:
     """Queue a checked ``Sweep`` as a job (what the Train page does); returns the job's folder."""
-    from fer.jobs.queue import submit
+    from fer.jobs import launch as start
 
-    return submit("sweep", sweep.args(), device=sweep.device)
+    return start.sweep(sweep.args(), device=sweep.device)

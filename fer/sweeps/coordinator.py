@@ -16,11 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from fer import config as C
+from fer.jobs import launch
 from fer.jobs.harness import JobHandle
-from fer.jobs.queue import cancel, status, submit
+from fer.jobs.queue import cancel, status
 from fer.store import ACTIVE, Dataset, Run, check_name, new_id
 from fer.sweeps import space, studies
-from fer.training import config as C
 
 POLL_SECONDS = 2.0
 STOP_WAIT_SECONDS = 120  # how long a cancelled sweep waits for its trials to save and stop
@@ -115,9 +116,8 @@ def _start(study, sweep: Sweep, log) -> tuple[int, Path]:
     trial = study.ask()
     values = {p.key: p.suggest(trial) for p in sweep.params}
     try:
-        run_ = Run.create(sweep.trial_config(trial.number, values), tags={"study": sweep.name, "trial": trial.number})
-        trial.set_user_attr("run", run_.id)
-        submit("train", {"run": run_.id, "trial": {"study": sweep.name, "number": trial.number}}, device=sweep.device)
+        run_ = launch.trial(sweep.trial_config(trial.number, values), sweep.name, trial.number, sweep.device,
+                            made=lambda run: trial.set_user_attr("run", run.id))
     except ValueError as e:
         study.tell(trial, state=studies.optuna().trial.TrialState.FAIL)
         raise ValueError(f"trial {trial.number} could not start: {e}") from None

@@ -1,24 +1,18 @@
 """The sweep's job kind: ``sweep`` runs a study's coordinator (``fer.sweeps.coordinator``) on
-this machine and takes no "jobs at once" slot; its trials are ``train`` jobs with a ``trial`` tag.
-Checks are light (no torch, no Optuna): the config schema, the search space, the names."""
+this machine and takes no "jobs at once" slot; its trials are ``train`` jobs with a ``trial`` tag,
+whose epochs this module's listener reports to the study (``fer.jobs.kinds.EPOCH_LISTENERS``).
+Checks are light (no torch, no Optuna): the config schema, the search space, the names. Importing
+this module registers both (``fer.startup`` does, where a program starts)."""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
 from fer.jobs.harness import job_harness
-from fer.jobs.kinds import REQUIRED, fields
-from fer.jobs.registry import JobError, JobKind, register
-from fer.store import Job, append_line, check_name, now
-
-
-def check_trial_tag(tag: dict) -> dict:
-    """A train job's ``trial``: the study's name and the trial's number."""
-    tag = fields(tag, {"study": (str, REQUIRED), "number": (int, REQUIRED)})
-    check_name(tag["study"], "study name")
-    if tag["number"] < 0:
-        raise JobError(f"trial number {tag['number']}: use 0 or more")
-    return tag
+from fer.jobs.kinds import EPOCH_LISTENERS, REQUIRED, fields
+from fer.jobs.registry import JobKind, register
+from fer.store import Job, append_line, now
+from fer.sweeps.trial import reporter
 
 
 def check_sweep(args: dict) -> dict:
@@ -70,3 +64,4 @@ def run_here(sweep, log=_log) -> tuple[Path, dict]:
 
 register(JobKind("sweep", check_sweep, run_sweep, description="an Optuna study: trials as runs, pruned by their "
                  "epochs' validation figures", takes_slot=False))
+EPOCH_LISTENERS["trial"] = reporter

@@ -2,8 +2,8 @@
 schedule, resume), ``train_epochs`` (train, validate, keep the best, checkpoint, stop early or on
 SIGTERM) and ``finish`` (evaluate the best weights, complete model.json).
 
-``run(folder)`` trains the config in the run's folder inside the job harness (writer lock,
-heartbeat, final state, closing line, next queued job). It checkpoints at every epoch's end and
+``run(folder, control)`` trains the config in the run's folder; ``control`` (``fer.training.control``)
+hears its progress and says when to stop (as a job, the harness: ``fer.jobs``). It checkpoints at every epoch's end and
 inside epochs every ``checkpoint.every_seconds`` (``fer.training.checkpoints``: every random
 generator included), and resumes from there exactly: a run stopped and resumed takes the steps,
 learning rates and data order of an uninterrupted one. SIGTERM stops it cleanly at any point
@@ -19,7 +19,7 @@ import json
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -29,31 +29,22 @@ import torch.nn as nn
 from timm.data import Mixup
 from timm.utils import ModelEmaV3
 
+from fer import config as C
 from fer import models, store
+from fer.config import Recipe
 from fer.data import arrays, dataset
 from fer.evaluation import metrics, write_evaluation
-from fer.jobs import JobCancelled, JobHandle, job_harness
 from fer.labels import CLASSES, NUM_CLASSES
 from fer.models import normalisation
 from fer.store import Evaluation, Run, now
-from fer.training import config as C
 from fer.training import checkpoints, data, distill, engine, transfer
 from fer.training.augment import BatchAugment
-from fer.training.recipe import Recipe
+from fer.training.control import Control, Unattended
 
 # (epoch, validation figures: loss, accuracy, macro_f1, ...) → True to stop the run after that epoch
 EpochHook = Callable[[int, dict], bool]
 MONITORS = {"val_macro_f1": lambda v: v["macro_f1"], "val_accuracy": lambda v: v["accuracy"],
             "val_loss": lambda v: -v["loss"]}  # higher is better
-
-
-def pick_device(name: str) -> torch.device:
-    name = os.environ.get("FER_DEVICE") or name or "auto"
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name}: no CUDA device here; use cpu or auto")
-    return torch.device(name)
 
 
 def prepare(cfg: dict) -> Recipe:
@@ -93,25 +84,27 @@ def shared_run(create: Callable[[], Run]) -> Run:
     return run_
 
 
-def run(folder: Path, log: Callable[[str], None] = print, on_epoch: EpochHook | None = None) -> dict:
-    """Train the run in ``folder``; returns its state, epochs done and best value. ``on_epoch``
-    hears each epoch's validation figures and may stop the run there (a sweep's pruner)."""
+def run(folder: Path, control: Control | None = None, log: Callable[[str], None] = print,
+        on_epoch: EpochHook | None = None) -> dict:
+    """Train the run in ``folder``; returns its state (finished, cancelled or pruned), epochs done
+    and best value. ``control`` hears the progress and says when to stop (default: nobody stops
+    it); ``on_epoch`` hears each epoch's validation figures and may stop the run there (a sweep's
+    pruner). The run's status is its caller's to write (``fer.jobs`` runs this in the harness)."""
+    control = control or Unattended()
     run_ = Run(Path(folder))
     rank, world = init_distributed()
     quiet = rank != 0
-    with job_harness(run_.folder, enabled=not quiet) as job:
+    try:
         t = setup(run_, prepare(run_.config()), rank, world, (lambda *a, **k: None) if quiet else log)
         t.on_epoch = on_epoch
-        state = train_epochs(t, job)
+        state = train_epochs(t, control)
         if state == "finished" and not quiet:
-            state = _finish_unless_cancelled(t, job)
-        result = {"state": state, "epoch": t.progress["epoch"], "best": t.progress["best"],
-                  "best_epoch": t.progress["best_epoch"]}
-        job.end(state, epoch=result["epoch"])
-        job.closing = f"run {run_.id}: {state} after {result['epoch']} epochs; wrote {run_.folder}"
-    if world > 1:
-        torch.distributed.destroy_process_group()
-    return result
+            state = _finish_unless_cancelled(t, control)
+    finally:
+        if world > 1:
+            torch.distributed.destroy_process_group()
+    return {"state": state, "epoch": t.progress["epoch"], "best": t.progress["best"],
+            "best_epoch": t.progress["best_epoch"]}
 
 
 # -- setup ----------------------------------------------------------------------------------
@@ -164,7 +157,7 @@ def setup(run_: Run, recipe: Recipe, rank: int, world: int, log: Callable[[str],
     step = engine.Step(
         model=torch.nn.parallel.DistributedDataParallel(model, find_unused_parameters=True) if world > 1 else model,
         optimizer=optimizer, loss_fn=_loss(recipe, splits["train"].labels, device),
-        augment=BatchAugment.from_config(recipe.augment, recipe.model.input_size),
+        augment=BatchAugment(recipe.model.input_size, **asdict(recipe.augment)),
         mean=torch.tensor(mean_l, device=device).view(1, -1, 1, 1), std=torch.tensor(std_l, device=device).view(1, -1, 1, 1),
         device=device, lr_at=_schedule(recipe, optimizer, _per_rank(len(splits["train"]), world)), mixup=_mixup(recipe),
         ema=_ema(recipe, model), amp_dtype=torch.bfloat16 if device.type == "cuda" and recipe.amp else None,
@@ -183,7 +176,7 @@ def _per_rank(n: int, world: int) -> int:
 
 
 def _device(recipe: Recipe, world: int) -> torch.device:
-    device = pick_device(recipe.device)
+    device = models.pick_device(recipe.device)
     if world > 1 and device.type == "cuda":
         device = torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}")
     return device
@@ -305,7 +298,7 @@ def _trim_history(run_: Run, epochs_done: int) -> None:
 
 # -- the epoch loop -------------------------------------------------------------------------
 
-def train_epochs(t: Training, job: JobHandle) -> str:
+def train_epochs(t: Training, control: Control) -> str:
     """Epochs until the last, an early stop, SIGTERM or the epoch hook's stop; returns ``finished``,
     ``cancelled`` or ``pruned``."""
     images, labels = torch.from_numpy(t.splits["train"].images), torch.from_numpy(t.splits["train"].labels)
@@ -318,8 +311,8 @@ def train_epochs(t: Training, job: JobHandle) -> str:
             t.generator.manual_seed(t.recipe.seed * 1000 + epoch * t.world + t.rank)
         epoch_data = engine.EpochData(images, labels, _epoch_order(t, epoch), t.recipe.batch_size, t.generator,
                                       t.targets)
-        stats = _train_epoch(t, epoch, epoch_data, at, job)
-        vs = _validate_unless_stopped(t, job, stats) if stats["complete"] else None
+        stats = _train_epoch(t, epoch, epoch_data, at, control)
+        vs = _validate_unless_stopped(t, control) if stats["complete"] else None
         if vs is None:
             t.log("stopping: SIGTERM received")
             _save_checkpoint(t, at)
@@ -332,8 +325,8 @@ def train_epochs(t: Training, job: JobHandle) -> str:
         if t.on_epoch is not None and t.on_epoch(epoch + 1, vs):
             t.log(f"pruned after epoch {epoch + 1}: its sweep stops this trial")
             return "pruned"
-        if t.recipe.patience and t.progress["bad_epochs"] >= t.recipe.patience:
-            t.log(f"early stop: val loss has not improved for {t.recipe.patience} epochs")
+        if t.recipe.early_stopping.patience and t.progress["bad_epochs"] >= t.recipe.early_stopping.patience:
+            t.log(f"early stop: val loss has not improved for {t.recipe.early_stopping.patience} epochs")
             break
     return "finished"
 
@@ -342,7 +335,7 @@ def _epoch_order(t: Training, epoch: int) -> torch.Tensor:
     """This rank's share of the epoch's order. Every rank draws the same order (same seed), padded
     with its first samples to a multiple of the world size: every rank takes as many steps."""
     order_gen = torch.Generator().manual_seed(t.recipe.seed * 1000 + epoch)
-    order = data.epoch_indices(t.splits["train"].labels, t.recipe.balanced_sampler, order_gen)
+    order = data.epoch_indices(t.splits["train"].labels, t.recipe.sampler.balanced, order_gen)
     total = _per_rank(len(order), t.world) * t.world
     if total > len(order):
         order = order.repeat(-(-total // len(order)))[:total]
@@ -350,7 +343,7 @@ def _epoch_order(t: Training, epoch: int) -> torch.Tensor:
 
 
 def _train_epoch(t: Training, epoch: int, epoch_data: engine.EpochData, at: engine.EpochState,
-                 job: JobHandle) -> dict:
+                 control: Control) -> dict:
     """The epoch's batches from ``at`` on: stopped by SIGTERM, checkpointed every few minutes."""
     warm = epoch < t.recipe.model.warmup_head_epochs
     for n, p in t.model.named_parameters():  # the head alone during the warm-up, then the transfer mode
@@ -359,11 +352,11 @@ def _train_epoch(t: Training, epoch: int, epoch_data: engine.EpochData, at: engi
     def progress(p: dict) -> None:
         if t.main:
             t.run.append_metrics({"kind": "progress", "epoch": epoch + 1, **p})
-            job.progress(epoch=epoch + 1, progress=p["batch"] / p["batches"])
+            control.progress(epoch=epoch + 1, progress=p["batch"] / p["batches"])
 
     def after_batch(state: engine.EpochState) -> bool:
-        every = t.recipe.checkpoint_seconds
-        stop, due = _agree(t, job.should_stop(), bool(every) and time.monotonic() - t.saved_at >= every)
+        every = t.recipe.checkpoint.every_seconds
+        stop, due = _agree(t, control.should_stop(), bool(every) and time.monotonic() - t.saved_at >= every)
         if due and not stop:
             _save_checkpoint(t, state)
         return stop
@@ -395,17 +388,14 @@ def _reduced(t: Training, stats: dict) -> dict:
             "images_per_s": seen / max(stats["seconds"], 1e-9)}
 
 
-def _validate_unless_stopped(t: Training, job: JobHandle, stats: dict) -> dict | None:
-    """The epoch's validation figures, or None when SIGTERM came before or during it (alone, it
+def _validate_unless_stopped(t: Training, control: Control) -> dict | None:
+    """The epoch's validation figures, or None when a stop came before or during it (alone, it
     interrupts the validation at once; under DDP every rank finishes it, then all stop together)."""
     if t.world > 1:
         vs = _validate(t)
-        return None if _agree(t, job.should_stop())[0] else vs
-    try:
-        with job.interruptible():
-            return _validate(t)
-    except JobCancelled:
-        return None
+        return None if _agree(t, control.should_stop())[0] else vs
+    done, vs = control.stoppable(lambda: _validate(t))
+    return vs if done else None
 
 
 def _validate(t: Training) -> dict:
@@ -414,7 +404,7 @@ def _validate(t: Training) -> dict:
     val = t.splits["val"]
     share = np.arange(len(val))[t.rank::t.world]
     probs = models.predict(t.eval_model, val.images[share], t.step.mean, t.step.std, t.device,
-                           channels_last=t.recipe.channels_last, flip=t.recipe.tta_flip, amp_dtype=t.step.amp_dtype)
+                           channels_last=t.recipe.channels_last, flip=t.recipe.tta.flip, amp_dtype=t.step.amp_dtype)
     if t.world > 1:
         parts = [None] * t.world
         torch.distributed.all_gather_object(parts, (share, probs))
@@ -432,7 +422,7 @@ def _end_epoch(t: Training, epoch: int, stats: dict, vs: dict) -> None:
           f" | {stats['images_per_s']:.0f} img/s, {stats['seconds']:.0f} s")
     p = t.progress
     p["epoch"] = epoch + 1
-    value = MONITORS[t.recipe.monitor](vs)
+    value = MONITORS[t.recipe.checkpoint.monitor](vs)
     if t.main:
         t.run.append_metrics({
             "kind": "epoch", "epoch": epoch + 1, "train_loss": stats["train_loss"],
@@ -478,16 +468,14 @@ def _keep_weights(t: Training) -> None:
         models.save(t.run.folder, t.eval_model, {**t.meta, "metrics": {"best_epoch": None, "note": note}})
 
 
-def _finish_unless_cancelled(t: Training, job: JobHandle) -> str:
-    """``finish`` (the final evaluation), which SIGTERM interrupts at once: then ``cancelled``, the
+def _finish_unless_cancelled(t: Training, control: Control) -> str:
+    """``finish`` (the final evaluation), which a stop interrupts at once: then ``cancelled``, the
     weights kept, and a resume evaluates again."""
-    try:
-        with job.interruptible():
-            finish(t)
+    done, _ = control.stoppable(lambda: finish(t))
+    if done:
         return "finished"
-    except JobCancelled:
-        t.log("stopping: SIGTERM during the final evaluation (the trained weights are kept; Resume evaluates)")
-        return "cancelled"
+    t.log("stopping: SIGTERM during the final evaluation (the trained weights are kept; Resume evaluates)")
+    return "cancelled"
 
 
 # -- finish ---------------------------------------------------------------------------------
@@ -519,7 +507,7 @@ def _model_meta(recipe: Recipe, mean: list[float], std: list[float]) -> dict:
         "architecture": m.backbone, "classes": list(CLASSES), "input_size": m.input_size,
         "channels": m.channels, "dropout": m.dropout,
         "normalisation": {"mean": mean, "std": std, "scale": "uint8 / 255, then (x - mean) / std"},
-        "tta": {"flip": recipe.tta_flip},
+        "tta": {"flip": recipe.tta.flip},
         "face": face,
         "data": {"dataset": recipe.dataset, "manifest_hash": arrays.manifest_hash(recipe.dataset),
                  "splits": info.get("splits"), "sources": {k: v["format"] for k, v in info["sources"].items()}},

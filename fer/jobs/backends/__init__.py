@@ -1,6 +1,6 @@
 """Where a job's process runs: one interface, two backends.
 
-``local`` starts ``python -m fer.jobs.run <folder>`` on this machine; ``ray`` submits the same
+``local`` starts ``python -m fer.worker <folder>`` on this machine; ``ray`` submits the same
 command to a Ray cluster's job API (``ray_address``). The setting ``jobs_backend`` picks the one
 for the kinds that may leave this machine (``JobKind.remote``: trainings, sweep trials,
 evaluations); imports, alignments and sweep coordinators always run here. Either way the job
@@ -18,7 +18,7 @@ from typing import Protocol
 from fer import settings
 from fer.store import Job, root
 
-ENTRY_POINT = "fer.jobs.run"  # python -m fer.jobs.run <job folder>: the only command a job runs
+ENTRY_POINT = "fer.worker"  # python -m fer.worker <job folder>: the only command a job runs
 
 
 class Backend(Protocol):

@@ -1,5 +1,5 @@
 """The Ray backend: a job is submitted to a Ray cluster's job API (Ray Jobs, through the dashboard
-at ``ray_address``) as the same command the local backend runs, ``python -m fer.jobs.run
+at ``ray_address``) as the same command the local backend runs, ``python -m fer.worker
 <folder>``; the job kind's allow-list and argument checks apply in that process as they do here.
 
 Every node must see the store at the same path (``FER_ARTIFACTS`` is passed to the job): the job
