@@ -52,7 +52,15 @@ def test_missing_val_is_carved_from_train_only():
 
 
 def test_each_source_is_split_on_its_own():
-    df = _frame(sources=("a", "b"), subjects=False, n_subjects=20)
-    a = splits.assign(df)
-    for _, part in a.groupby("source"):
-        assert set(part["split"]) == {"train", "val", "test"}
+    """Each source gets its own stratified 80/10/10: every class of every source sends exactly its
+    rounded tenth to val and to test (a split over the sources together would not), and a source
+    added after the others changes nothing of theirs."""
+    both = _frame(sources=("a", "b"), subjects=False, n_subjects=20)  # 40 images a class in each source
+    both = pd.concat([both[both["source"] == "a"], both[both["source"] == "b"].iloc[:140]])  # b: 20 a class
+    a = splits.assign(both)
+    for (source, label), part in a.groupby(["source", "label"]):
+        counts = part["split"].value_counts()
+        tenth = round(len(part) * 0.1)
+        assert (counts.get("val", 0), counts.get("test", 0)) == (tenth, tenth), (source, label, dict(counts))
+    more = pd.concat([both, _frame(sources=("c",), subjects=False, n_subjects=5)], ignore_index=True)
+    assert splits.assign(more)["split"].tolist()[:len(both)] == a["split"].tolist()

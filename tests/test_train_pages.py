@@ -5,8 +5,7 @@ from streamlit.testing.v1 import AppTest
 
 from fer import jobs
 from fer.store import Model, Run, promote, resolve_model
-from fer.training import config as C
-from fer.training import trainer
+from fer import config as C
 
 from builders import REPO, app_page
 from test_training import tiny_dataset
@@ -66,7 +65,7 @@ def _finished_run(name):
     cfg = C.resolve({}, ["dataset=tiny", "model.backbone=fer_cnn", "epochs=1", "batch_size=16", f"name={name}",
                          "schedule.warmup_epochs=0", "eval_splits=[test]"])
     f = Run.create(cfg).folder
-    trainer.run(f, log=lambda m: None)
+    jobs.train(f, log=lambda m: None)
     return f
 
 

@@ -14,7 +14,7 @@ import yaml
 from fer import jobs, models
 from fer.store import Run, promote, resolve_model
 from fer.data import import_dataset
-from fer.training import config as C
+from fer import config as C
 from fer.data import arrays
 from fer.training import data, trainer, transfer
 
@@ -47,7 +47,7 @@ def cli(*args, store, check=True, timeout=300):
 def test_run_folder_has_everything(store, tmp_path):
     tiny_dataset(tmp_path)
     f = start(["dataset=tiny", "epochs=2", "eval_splits=[val, test]"])
-    result = trainer.run(f, log=lambda m: None)
+    result = jobs.train(f, log=lambda m: None)
     assert result["state"] == "finished" and result["epoch"] == 2
     assert json.loads((f / "run.json").read_text())["id"] == f.name
     assert jobs.status(f)["state"] == "finished"
@@ -96,29 +96,36 @@ def test_transfer_modes_freeze_what_they_say(backbone, channels):
         transfer.set_transfer(m, "partial", 99)
 
 
-def test_warmup_trains_the_head_alone_then_unfreezes(store, tmp_path):
-    tiny_dataset(tmp_path)
-    f = start(["dataset=tiny", "epochs=2", "model.warmup_head_epochs=1", "eval_splits=[]"])
-    torch.manual_seed(0)
-    init = models.build({"backbone": "fer_cnn", "channels": 1, "dropout": 0.3}).state_dict()
-    trainer.run(f, log=lambda m: None)
-    ep = Run(f).epochs()
-    assert list(ep["head_only"]) == [True, False]
-    # after two epochs the backbone moved (it trained in epoch 2) ...
-    after = torch.load(f / "last.pt", weights_only=True)["model"]
-    assert not torch.equal(after["stages.0.0.weight"], init["stages.0.0.weight"])
+def _starting_weights(monkeypatch) -> dict:
+    """The weights the trainer itself starts from (recorded as it builds its model)."""
+    seen = {}
+    build = trainer._build_model
+
+    def recording(recipe, device):
+        model, trainable, head = build(recipe, device)
+        seen.update({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return model, trainable, head
+
+    monkeypatch.setattr(trainer, "_build_model", recording)
+    return seen
 
 
-def test_warmup_epoch_leaves_the_backbone_untouched(store, tmp_path):
+def test_warmup_trains_the_head_alone_then_unfreezes(store, tmp_path, monkeypatch):
+    """Epoch 1 (head only) leaves the trainer's own starting backbone and its norm statistics as
+    they were and moves the head; epoch 2 moves the backbone too."""
     tiny_dataset(tmp_path)
-    f = start(["dataset=tiny", "epochs=1", "model.warmup_head_epochs=1", "eval_splits=[]"])
-    torch.manual_seed(0)
-    init = models.build({"backbone": "fer_cnn", "channels": 1, "dropout": 0.3}).state_dict()
-    trainer.run(f, log=lambda m: None)
-    after = torch.load(f / "last.pt", weights_only=True)["model"]
-    assert torch.equal(after["stages.2.1.weight"], init["stages.2.1.weight"])
-    assert torch.equal(after["stages.0.1.running_mean"], init["stages.0.1.running_mean"])  # norm stats frozen
-    assert not torch.equal(after["fc.weight"], init["fc.weight"])
+    f = start(["dataset=tiny", "epochs=2", "model.warmup_head_epochs=1", "eval_splits=[]",
+               "checkpoint.every_seconds=0"])
+    init = _starting_weights(monkeypatch)
+    jobs.train(f, log=lambda m: None)
+    assert list(Run(f).epochs()["head_only"]) == [True, False]
+    first = torch.load(f / "previous.pt", weights_only=True)  # the checkpoint at the end of epoch 1
+    last = torch.load(f / "last.pt", weights_only=True)
+    assert (first["state"]["epoch"], last["state"]["epoch"]) == (1, 2)
+    for k in ("stages.0.0.weight", "stages.2.1.weight", "stages.0.1.running_mean"):  # backbone and norm stats
+        assert torch.equal(first["model"][k], init[k]), k
+        assert not torch.equal(last["model"][k], init[k]), k
+    assert not torch.equal(first["model"]["fc.weight"], init["fc.weight"])
 
 
 def test_ema_weights_are_what_validation_sees_and_what_is_saved(store, tmp_path):
@@ -128,7 +135,7 @@ def test_ema_weights_are_what_validation_sees_and_what_is_saved(store, tmp_path)
 
     tiny_dataset(tmp_path)
     f = start(["dataset=tiny", "epochs=1", "ema.enabled=true", "ema.decay=0.9", "eval_splits=[]"])
-    trainer.run(f, log=lambda m: None)  # one epoch: it is the best, so its weights are the ones saved
+    jobs.train(f, log=lambda m: None)  # one epoch: it is the best, so its weights are the ones saved
     ck = torch.load(f / "last.pt", weights_only=True)
     assert not torch.equal(ck["ema"]["fc.weight"], ck["model"]["fc.weight"])
     best = load_file(str(f / "model.safetensors"))
@@ -158,7 +165,7 @@ def test_early_stopping_stops_after_patience_epochs_without_a_better_val_loss(st
 
     monkeypatch.setattr(trainer, "_validate", scripted)
     log = []
-    result = trainer.run(f, log=log.append)
+    result = jobs.train(f, log=log.append)
     assert result["state"] == "finished" and result["epoch"] == 5 and result["best_epoch"] == 2
     assert list(Run(f).epochs()["epoch"]) == [1, 2, 3, 4, 5]
     assert "early stop: val loss has not improved for 2 epochs" in log
@@ -180,7 +187,7 @@ def test_the_learning_rate_warms_up_then_follows_a_cosine_at_every_step(store, t
         return out
 
     monkeypatch.setattr(engine, "_optimise", recording)
-    trainer.run(f, log=lambda m: None)
+    jobs.train(f, log=lambda m: None)
     total = 4 * per_epoch
     backbone, head = np.array([r["backbone"] for r in seen]), np.array([r["head"] for r in seen])
     expected = [0.01 * (k + 1) / per_epoch for k in range(per_epoch)] + [
@@ -208,7 +215,7 @@ def test_our_mixup_and_loss_follow_the_config(store, tmp_path):
     import torch.nn.functional as F
 
     from fer.labels import NUM_CLASSES
-    from fer.training.recipe import Recipe
+    from fer.config import Recipe
 
     sets = ["dataset=any", "mixup.alpha=0.4", "mixup.prob=1.0", "loss.label_smoothing=0.1", "loss.class_weights=true"]
     recipe = Recipe.from_config(C.resolve({}, sets))
@@ -229,7 +236,7 @@ def test_our_mixup_and_loss_follow_the_config(store, tmp_path):
     tiny_dataset(tmp_path)
     f = start(["dataset=tiny", "epochs=1", "mixup.alpha=0.4", "mixup.prob=1.0", "loss.class_weights=true",
                "sampler.balanced=true", "eval_splits=[]"])
-    assert trainer.run(f, log=lambda m: None)["state"] == "finished"
+    assert jobs.train(f, log=lambda m: None)["state"] == "finished"
     assert np.isfinite(Run(f).epochs()["train_loss"]).all()
 
 
@@ -375,7 +382,7 @@ def test_queue_starts_the_next_job_when_a_slot_frees(store, tmp_path):
 def test_evaluate_cli_and_promote(store, tmp_path):
     tiny_dataset(tmp_path)
     f = start(["dataset=tiny", "epochs=1", "eval_splits=[]"])
-    trainer.run(f, log=lambda m: None)
+    jobs.train(f, log=lambda m: None)
     p = cli("training.evaluate", "--run", f.name, "--dataset", "tiny", "--split", "val", store=store)
     out = json.loads(p.stdout)
     assert out["n"] > 0 and p.stderr.strip().endswith(str(f / "eval" / "tiny" / "val"))
@@ -425,9 +432,7 @@ def test_ddp_two_processes_on_cpu_with_ranks_of_uneven_batches(store, tmp_path):
 
 
 def test_every_preset_resolves_and_every_key_is_documented():
-    from fer.training.launch import presets
-
-    found = presets()
+    found = C.presets()
     assert {"smoke", "fer2013_cpu", "convnext_tiny_full", "resnet50_partial", "vggface2_partial"} <= set(found)
     for name, preset in found.items():
         C.validate(C.resolve(preset, ["dataset=any"]))
