@@ -71,10 +71,11 @@ def test_a_torn_last_line_loses_neither_the_next_append_nor_the_readers(store, t
     with open(f, "ab") as fh:  # a writer killed mid-append
         fh.write(torn.encode())
     assert exclusions.latest("d") == {"src:x.png": "exclude"}  # the reader skips the torn line
-    exclusions.record("d", ['src:y,"quoted".png', "src:z.png"], "exclude", "q_dark")
-    exclusions.undo("d", ["src:x.png"])
-    assert exclusions.latest("d") == {"src:x.png": "keep", 'src:y,"quoted".png': "exclude", "src:z.png": "exclude"}
-    assert f.read_text().count("\n") == 6  # header, x, torn (now ended), y, z, x undone
+    exclusions.record("d", ['src:y,"quoted".png', "src:z.png"], "exclude", "q_dark", action="Y")
+    exclusions.record("d", ["src:x.png"], "keep", action="K")
+    assert exclusions.revert("d", "K") == (1, 0)
+    assert exclusions.latest("d") == {"src:x.png": "exclude", 'src:y,"quoted".png': "exclude", "src:z.png": "exclude"}
+    assert f.read_text().count("\n") == 7  # header, x, torn (now ended), y, z, x kept, x undone
 
 
 def test_paths_with_line_breaks_are_refused_not_torn(store):

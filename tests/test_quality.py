@@ -102,20 +102,27 @@ def test_thresholds_are_configurable_and_recorded(store, tmp_path):
 
 
 def test_exclusions_decide_training_rows_and_undo_restores(store, tmp_path):
+    """Decisions decide the training rows; undoing one action returns each image it decided to what
+    it was before (kept stays kept, undecided is undecided again), except an image decided since."""
     import_dataset([str(_planted(tmp_path))], "p", workers=1)
     df = manifest("p")
-    flagged = df[df["q_dark"]]["path"].tolist()
+    paths = df["path"].tolist()[:5]
     assert len(exclusions.usable(df, "p")) == len(df)  # flags alone exclude nothing
-    exclusions.record("p", flagged, "exclude", "q_dark")
-    assert set(df["path"]) - set(exclusions.usable(df, "p")["path"]) == set(flagged)
-    exclusions.undo("p", flagged[:1])
-    assert set(df["path"]) - set(exclusions.usable(df, "p")["path"]) == set(flagged[1:])
+    exclusions.record("p", paths[:1], "keep", "q_dark", action="A")
+    exclusions.record("p", paths, "exclude", "q_dark", action="B")  # a bulk exclusion
+    assert set(df["path"]) - set(exclusions.usable(df, "p")["path"]) == set(paths)
+    exclusions.record("p", paths[1:2], "keep", "", action="C")  # decided again since
+    assert exclusions.revert("p", "B", action="U") == (4, 1)
+    assert exclusions.latest("p") == {paths[0]: "keep", paths[1]: "keep"}  # the others: undecided again
+    assert set(df["path"]) - set(exclusions.usable(df, "p")["path"]) == set()
     log = exclusions.read("p")
-    assert list(log.columns) == ["path", "decision", "check", "time"]
-    assert log["decision"].tolist() == ["exclude"] * len(flagged) + ["keep"]
+    assert list(log.columns) == ["path", "decision", "check", "time", "action"]
+    assert log["action"].tolist() == ["A"] + ["B"] * 5 + ["C"] + ["U"] * 4
+    assert sorted(log["decision"].tolist()[-4:]) == ["clear"] * 3 + ["keep"]
+    assert exclusions.revert("p", "B", action="V") == (0, 5)  # undone already: every image changed since
     assert manifest("p").equals(df)  # decisions never touch the manifest
     with pytest.raises(ValueError, match="decision"):
-        exclusions.record("p", flagged, "delete")
+        exclusions.record("p", paths, "delete")
 
 
 def test_corrupt_rows_never_train(store, tmp_path):

@@ -3,6 +3,7 @@
 ```
 $FER_ARTIFACTS (default: ./artifacts)
   settings.toml
+  activity.jsonl    the activity log (who changed what; rotated to activity.1.jsonl …)
   datasets/<name>/  manifest.parquet, dataset.json, near_pairs.parquet, exclusions.csv (and its
                     .lock), faces.npy, faces.parquet, cache-<size>-<channels>-<hash>.npy, sources/
   runs/<run id>/    run.json, config.yaml, status.json, job.json, metrics.jsonl, train.log,
@@ -28,6 +29,8 @@ from pathlib import Path
 
 ARTIFACTS = "artifacts"
 SETTINGS = "settings.toml"
+ACTIVITY = "activity.jsonl"  # the activity log; rotated to activity.1.jsonl, activity.2.jsonl …
+ACTIVITY_LOCK = ".activity.lock"
 JOBS_LOCK = ".jobs.lock"
 MODELS_LOCK = ".models.lock"
 DATASETS, RUNS, MODELS, JOBS, EVALS, EXPORTS = "datasets", "runs", "models", "jobs", "evals", "exports"
@@ -128,6 +131,15 @@ def onnx_export(weights_sha256: str) -> Path:
     return root() / EXPORTS / "onnx" / f"{weights_sha256}{ONNX_SUFFIX}"
 
 
+def activity_log(rotated: int = 0) -> Path:
+    """The activity log (``rotated`` > 0: the k-th older file)."""
+    return root() / (ACTIVITY if not rotated else ACTIVITY.replace(".jsonl", f".{rotated}.jsonl"))
+
+
+def activity_lock() -> Path:
+    return root() / ACTIVITY_LOCK
+
+
 def studies_db() -> Path:
     return root() / STUDIES / STUDIES_DB
 
@@ -143,7 +155,7 @@ def evaluation_files(flip: bool = False) -> tuple[str, str]:
     return f"summary{suffix}.json", f"predictions{suffix}.parquet"
 
 
-FILE_NAMES = (SETTINGS, JOBS_LOCK, MODELS_LOCK, MANIFEST, DATASET_INFO, NEAR_PAIRS, EXCLUSIONS, EXCLUSIONS_LOCK, FACES,
+FILE_NAMES = (SETTINGS, ACTIVITY, ACTIVITY_LOCK, JOBS_LOCK, MODELS_LOCK, MANIFEST, DATASET_INFO, NEAR_PAIRS, EXCLUSIONS, EXCLUSIONS_LOCK, FACES,
               FACES_TABLE, JOB, STATUS, JOB_LOG, STOP_REQUEST, STUDIES_DB, RUN, CONFIG, METRICS, TRAIN_LOG, CHECKPOINT,
               CHECKPOINT_PREVIOUS, WRITER_LOCK, WEIGHTS, MODEL_META, CARD, SUMMARY, PREDICTIONS, CURRENT, VERSION_INFO,
               LEGACY_SOURCE, ONNX_MODEL, *evaluation_files(True), VIDEO_INPUT, VIDEO_ANNOTATED, VIDEO_TIMELINE,

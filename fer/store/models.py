@@ -236,6 +236,24 @@ class Model:
         io.write_json(new / layout.CURRENT, {"current": "1", "previous": None, "changed": now()})
         io.replace_folder(new, self.folder)
 
+    def change_name(self, new: str) -> "Model":
+        """The name and all its versions under ``new`` (a name not in use); ``default`` keeps its name."""
+        check_name(new, "model name")
+        if DEFAULT in (self.name, new):
+            raise StoreError(f"{DEFAULT!r} cannot be renamed, nor be a new name: promote a version onto it instead")
+        with _models_lock():
+            if Model(new).folder.exists():
+                raise StoreError(f"a model named {new!r} exists already")
+            io.move_folder(self.folder, Model(new).folder)
+        return Model(new)
+
+    def delete(self) -> None:
+        """Every stored version of this name goes (``default`` then serves the shipped model)."""
+        if not self._stored():
+            raise StoreError(f"model {self.name!r} has no stored version to delete (the shipped ones stay)")
+        with _models_lock():
+            io.remove_folder(self.folder)
+
     def restore(self, version: str | None = None) -> ModelVersion:
         """Make ``version`` current (None: the previously current one); the one it replaces
         becomes the previous."""
