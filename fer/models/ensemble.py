@@ -82,6 +82,22 @@ def write(folder: Path, refs: list[str], flip: bool = False) -> dict:
     return meta
 
 
+def write_folder(out: Path, refs: list[str], flip: bool = False) -> dict:
+    """The ensemble of ``refs`` as a new model folder ``out`` (outside the store: ``model ensemble
+    --out``), built beside it and swapped in whole; refused when ``out`` holds anything."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise ValueError(f"--out {out}: the folder exists and is not empty")
+    new = store.new_folder_beside(out)
+    try:
+        meta = write(new, refs, flip)
+        store.replace_folder(new, out)
+    except BaseException:
+        store.remove_folder(new)
+        raise
+    return meta
+
+
 def add_version(name: str, refs: list[str], flip: bool = False) -> ModelVersion:
     """The ensemble of ``refs`` as a new (current) version of the model ``name``."""
     meta = combine(refs, flip)[1]  # refused before the store is touched

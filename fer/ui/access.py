@@ -1,15 +1,14 @@
 """Who may change what, when the server listens beyond this machine.
 
-On localhost (Streamlit's ``server.address`` is ``localhost``, ``127.0.0.1`` or ``::1``, as
-``.streamlit/config.toml`` ships it) everything stays writable: whoever reaches the page already
-has this machine. Otherwise (``0.0.0.0``, a LAN address, or no address at all, which Streamlit
-takes as every interface) the changes that widen access or destroy work are read-only until the
-session signs in: the settings (import roots, jobs at once, ICE servers, jobs backend, limits …),
-renaming, re-importing or deleting datasets, renaming or deleting runs, promoting a run to a
-model name and restoring a model version. Viewing, predicting, importing (inside the import
-roots), training, evaluating and reviewing quality stay open to everyone who reaches the page; a
-file a training names (``model.weights``) must then lie inside the import roots or the store, as
-an import's.
+``actor()`` says who a browser session is (``fer.actions.Actor``): on localhost (Streamlit's
+``server.address`` is ``localhost``, ``127.0.0.1`` or ``::1``, as ``.streamlit/config.toml``
+ships it) the local user, who may change everything: whoever reaches the page already has this
+machine. Otherwise (``0.0.0.0``, a LAN address, or no address at all, which Streamlit takes as
+every interface) an anonymous visitor, who may look at everything and change nothing (every
+action of ``fer.actions`` refuses them: decisions, imports, trainings, sweeps, evaluations,
+video analyses, promotions, settings …), until the session signs in and acts as that user. The
+rule follows the address the server listens on, never the client's (behind a proxy every client
+is 127.0.0.1).
 
 Signing in is Streamlit's own OIDC (``st.login``) when ``[auth]`` is in ``.streamlit/secrets.toml``
 (then only the e-mail addresses in ``FER_ADMINS`` / ``[fer] admins`` count, when that list is
@@ -17,21 +16,23 @@ set); otherwise a password from ``FER_ADMIN_PASSWORD`` or ``[fer] admin_password
 file. With neither, nothing above can be changed from the browser. ``FER_REQUIRE_SIGN_IN=1`` asks
 for sign-in on localhost too (a reverse proxy in front of a localhost server).
 
-Every guarded place calls :func:`require_admin` (or :func:`can_change`) when it draws its widgets
-and again when it acts, so a forged click on a disabled button changes nothing.
+Pages draw a change's widgets disabled, with the reason beside them, when the actor may not make
+it; the action itself refuses it again, so a forged click on a disabled button changes nothing.
 """
 from __future__ import annotations
 
 import hmac
+import hashlib
 import ipaddress
 import os
 import threading
 import time
-from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from fer import settings, store
+from fer import settings
+from fer.actions import Actor
 
 ENV_PASSWORD = settings.ADMIN_PASSWORD_VAR
 ENV_ADMINS = "FER_ADMINS"  # comma-separated e-mail addresses that count as admins under OIDC
@@ -134,9 +135,25 @@ def signed_in() -> bool:
 
 
 # -- what pages call ------------------------------------------------------------------------------------
+def _session_tag() -> str:
+    """A short tag of this browser session (a visitor's refusals are counted per session)."""
+    ctx = get_script_run_ctx()
+    return hashlib.sha1((ctx.session_id if ctx else "bare").encode()).hexdigest()[:8]
+
+
+def actor() -> Actor:
+    """Who this browser session is: the local user on localhost; beyond it, the signed-in user by
+    name (the OIDC account's e-mail, or ``admin`` for the password), else an anonymous visitor."""
+    if not exposed():
+        return Actor.local()
+    if signed_in():
+        return Actor.user(_oidc_user()[1] if method() == "oidc" else "admin")
+    return Actor.visitor(_session_tag(), reason("{what}"))
+
+
 def can_change() -> bool:
-    """May this session change settings and delete things? Always on localhost."""
-    return not exposed() or signed_in()
+    """May this session change the store? Always on localhost."""
+    return actor().may_change
 
 
 def reason(what: str) -> str:
@@ -153,20 +170,12 @@ def reason(what: str) -> str:
     return f"Read-only until you sign in (sidebar): {_where()}, and only a signed-in user may {what}."
 
 
-def check_path(key: str, path: str | None) -> None:
-    """Raise ``ValueError`` when this session may not name ``path``, a file on the server (a
-    training's ``model.weights``): beyond localhost and not signed in, only inside the import roots or
-    the store, as for imports."""
-    if not path or can_change():
-        return
-    target = Path(path).expanduser().resolve()
-    try:
-        inside = settings.within_import_roots(target)
-    except ValueError:  # broken settings: judged by the store alone
-        inside = False
-    if not (inside or target.is_relative_to(store.root().resolve())):
-        raise ValueError(f"{key}: {path} lies outside the import roots; {_where()}, and only a signed-in user "
-                         "may name a file elsewhere on the server")
+def locked(actor: Actor, what: str, where=st) -> bool:
+    """True when ``actor`` may not ``what``; then the one-line reason is shown (in ``where``)."""
+    why = actor.why_not(what)
+    if why:
+        where.info(why, icon=":material/lock:")
+    return bool(why)
 
 
 def require_admin(what: str) -> bool:
@@ -197,7 +206,7 @@ def sign_in_panel() -> None:
                 if bar.button(label, key=f"fer-sign-in-{provider}"):
                     st.login(provider)
     elif signed_in():
-        bar.caption("Signed in: settings and deletions are unlocked for this session.")
+        bar.caption("Signed in: this session may change the store.")
         if bar.button("Sign out", key="fer-sign-out"):
             st.session_state.pop(SIGNED_IN, None)
             st.rerun()
