@@ -1,6 +1,7 @@
 """``python -m fer``: datasets (import, align, list), training (in the foreground or ``--submit``ted
-to the jobs backend), sweeps, models (list, promote, restore, export, import) and predictions from
-the command line.
+to the jobs backend), sweeps, models (list, promote, restore, rename, delete, export, import),
+predictions and the activity log from the command line. Every change to the store is an action
+(``fer.actions``) of the operating-system user running the command, recorded in the activity log.
 
 Progress and the closing "wrote ..." line go to stderr; results (summaries, lists) to stdout.
 A command that cannot do its job exits non-zero with a one-line reason. torch is imported only by
@@ -17,16 +18,19 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from fer import catalog, store
+from fer import actions, catalog, store
 from fer import config as C
-from fer.data import import_dataset, names, summary, summary_text
-from fer.data.align import align_dataset, describe
+from fer.actions import Actor
+from fer.data import names, summary, summary_text
+from fer.data.align import describe
 from fer.data.formats import FORMATS
 from fer.images import ImageError, open_image
 from fer.startup import register_job_kinds
-from fer.store import Dataset, Model, Run, promote
+from fer.store import Dataset, Run
 from fer.store.io import store_write_error
 from fer.video import analyse, is_video_name, probe
+
+ME = Actor.cli()  # the operating-system user: whoever runs the command has the machine
 
 
 def _progress_bar():
@@ -52,8 +56,8 @@ def _progress(args):
 def cmd_import(args) -> int:
     t0 = time.perf_counter()
     progress = _progress(args)
-    result = import_dataset(args.sources, args.name, mapping=args.map, seed=args.seed, replace=args.replace,
-                            progress=progress)
+    result = actions.datasets.import_dataset(ME, args.sources, args.name, mapping=args.map, seed=args.seed,
+                                             replace=args.replace, here=True, progress=progress)
     if args.align:
         _align(args, progress)
     print(summary_text(summary(result.name)))
@@ -63,8 +67,8 @@ def cmd_import(args) -> int:
 
 
 def _align(args, progress) -> dict:
-    done = align_dataset(args.name, size=args.size, detector=args.detector, margin=args.margin,
-                         grayscale=True if args.gray else None, progress=progress)
+    done = actions.datasets.align(ME, args.name, detector=args.detector, size=args.size, here=True,
+                                  margin=args.margin, grayscale=True if args.gray else None, progress=progress)
     print(describe(done))
     return done
 
@@ -174,19 +178,15 @@ def _tee(log, path):
 def cmd_train(args) -> int:
     """Train in the foreground (under torchrun: with DDP, one process a GPU). Prints the run id and
     its folder on stdout; progress on stderr."""
-    from fer.jobs import launch
-
     if not args.config and not args.resume:
         raise C.ConfigError("give --config (a new run) or --resume RUN_ID")
     if args.fresh and not args.resume:
         raise C.ConfigError("--fresh starts a run given with --resume again from scratch")
     if args.resume and args.set:
         raise C.ConfigError("--set cannot change a run being resumed; start a new run instead")
-    cfg, run = (None, Run.open(args.resume)) if args.resume else (C.load(args.config, args.set), None)
+    cfg = None if args.resume else C.load(args.config, args.set)
     if args.submit:
-        return _submit_run(cfg, run, fresh=args.fresh)
-    if run is not None and args.fresh:
-        launch.clear_training(run)
+        return _submit_run(cfg, args.resume, fresh=args.fresh)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     tee = [log]
 
@@ -195,20 +195,26 @@ def cmd_train(args) -> int:
         if not os.environ.get("FER_JOB"):  # as a job, stdout and stderr already go to the run's log
             tee[0] = _tee(log, run.log_path)
 
-    _, result = launch.train_here(cfg, run, log=lambda msg: tee[0](msg), announce=announce)
+    here = {"here": True, "log": lambda msg: tee[0](msg), "announce": announce}
+    if args.resume:
+        again = actions.runs.restart if args.fresh else actions.runs.resume
+        _, result = again(ME, args.resume, **here)
+    else:
+        _, result = actions.runs.start(ME, cfg, **here)
     return 0 if result["state"] in ("finished", "cancelled") else 1
 
 
-def _submit_run(cfg: dict | None, run: Run | None = None, fresh: bool = False) -> int:
-    """Queue a new run (``cfg``) or resume ``run`` through the jobs backend in force; print its id
-    and folder as the foreground command does, and where it went on stderr."""
+def _submit_run(cfg: dict | None, run_id: str | None = None, fresh: bool = False) -> int:
+    """Queue a new run (``cfg``) or resume ``run_id`` through the jobs backend in force; print its
+    id and folder as the foreground command does, and where it went on stderr."""
     from fer import jobs, settings
 
     jobs.backends.in_force().check()  # nothing is written when the backend cannot take it
-    if run is None:
-        run = Run(jobs.launch.train(cfg))
+    if run_id is None:
+        run = Run(actions.runs.start(ME, cfg))
     else:
-        jobs.launch.resume(run.id, fresh=fresh)
+        run = Run.open(run_id)
+        (actions.runs.restart if fresh else actions.runs.resume)(ME, run_id)
     backend = run.status().get("backend") or settings.load().jobs_backend
     print(f"{run.id} {run.folder}", flush=True)
     print(f"run {run.id}: {run.state} ({backend} jobs); follow it on the Train page or in {run.log_path}",
@@ -222,14 +228,13 @@ def cmd_sweep(args) -> int:
     import signal
 
     from fer.sweeps.coordinator import Sweep
-    from fer.sweeps.kinds import run_here
 
     sweep = Sweep.create(args.name, C.load(args.config, args.set), args.search, trials=args.trials,
                          parallel=args.parallel, objective=args.objective)
     # Ctrl-C is a stop request, as Cancel on the page: the running trials save and stop
     signal.signal(signal.SIGINT, lambda *_: os.kill(os.getpid(), signal.SIGTERM))
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    folder, result = run_here(sweep, log=log)
+    folder, result = actions.sweeps.start(ME, sweep, here=True, log=log)
     if args.json:
         print(json.dumps({k: result[k] for k in ("best_value", "best_params", "best_run", "trials", "pruned",
                                                  "complete", "failed", "state", "study", "seconds")}))
@@ -270,14 +275,27 @@ def cmd_model_list(args) -> int:
 
 
 def cmd_model_promote(args) -> int:
-    v = promote(args.run, args.name)
+    v = actions.models.promote(ME, args.run, args.name)
     print(f"{v.ref}: now the current {v.name} (from run {args.run}); {v.folder}")
     return 0
 
 
 def cmd_model_restore(args) -> int:
-    v = Model.open(args.name).restore(args.version)
+    v = actions.models.restore(ME, args.name, args.version)
     print(f"{v.ref}: now the current {v.name}; {v.folder}")
+    return 0
+
+
+def cmd_model_rename(args) -> int:
+    m = actions.models.rename(ME, args.name, args.new)
+    print(f"{args.name} is now {m.name} ({len(m.versions())} version(s)); {m.folder}")
+    return 0
+
+
+def cmd_model_delete(args) -> int:
+    actions.models.delete(ME, args.name)
+    after = " (default serves the shipped model again)" if args.name == store.DEFAULT else ""
+    print(f"deleted every stored version of {args.name}{after}")
     return 0
 
 
@@ -296,19 +314,14 @@ def cmd_model_export(args) -> int:
     if not out.parent.is_dir():
         raise ValueError(f"--out {out}: no folder {out.parent}")
     version = store.resolve_model(args.name)
-    if fmt == "onnx":
-        from fer.models import onnx  # torch and onnxruntime: only to export
+    from fer.models import exports  # torch and onnxruntime: only to export
 
-        data, parity = onnx.onnx_bytes(version)
+    size, parity = exports.export_file(version, fmt, out)
+    if parity:
         print(f"{version.ref}: onnxruntime against PyTorch, max |Δp| {parity['max_abs_diff']:.2g} (random batch "
               f"{parity['random_batch']:.2g}, astronaut face {parity['astronaut_face']:.2g}; at most "
               f"{parity['tolerance']:g})")
-    else:
-        from fer.models import model_zip
-
-        data = model_zip.zip_bytes(version)
-    store.write_bytes(out, data)
-    print(f"wrote {out} ({fmt}, {len(data) / 2**20:.1f} MiB): {version.ref}, sha256 {version.sha256()[:12]}",
+    print(f"wrote {out} ({fmt}, {size / 2**20:.1f} MiB): {version.ref}, sha256 {version.sha256()[:12]}",
           file=sys.stderr)
     return 0
 
@@ -317,38 +330,44 @@ def cmd_model_ensemble(args) -> int:
     """Models averaged as one: a new version of NAME, or a model folder (``--out``)."""
     from fer.models import ensemble  # torch: the members are loaded to be checked
 
-    if args.out:
-        out = Path(args.out)
-        if out.exists() and any(out.iterdir()):
-            raise ValueError(f"--out {out}: the folder exists and is not empty")
-        new = store.new_folder_beside(out)
-        try:
-            meta = ensemble.write(new, args.members, flip=args.flip)
-            store.replace_folder(new, out)
-        except BaseException:
-            store.remove_folder(new)
-            raise
-        print(f"{out}: {ensemble.describe(meta)}")
+    if args.out:  # a folder of the user's, outside the store
+        meta = ensemble.write_folder(Path(args.out), args.members, flip=args.flip)
+        print(f"{args.out}: {ensemble.describe(meta)}")
         return 0
     if not args.name:
         raise ValueError("name the model to add the ensemble to (NAME), or give --out FOLDER")
-    v = ensemble.add_version(args.name, args.members, flip=args.flip)
+    v = actions.models.ensemble(ME, args.name, args.members, flip=args.flip)
     print(f"{v.ref}: now the current {v.name}, {ensemble.describe(v.meta())}; {v.folder}")
     return 0
 
 
 def cmd_model_import(args) -> int:
     """A model zip, checked whole, becomes a new version of NAME (and its current one)."""
-    from fer.models import model_zip  # torch: the weights are loaded to be checked
-
     if not Path(args.file).is_file():
         raise ValueError(f"{args.file}: no such file")
-    version, contents = model_zip.import_zip(args.file, args.name)
+    version, contents = actions.models.import_zip(ME, args.file, args.name)
     print(f"{version.ref}: imported from {Path(args.file).name} ({contents.meta['architecture']}, sha256 "
           f"{contents.sha256[:12]}); now the current {version.name}; {version.folder}")
     if contents.ignored:
         print(f"note: {', '.join(contents.ignored)} in the zip was not kept; the app makes its own ONNX export "
               "from the weights on first use", file=sys.stderr)
+    return 0
+
+
+def cmd_activity(args) -> int:
+    """The activity log, newest first: one line a record (``--json``: one object a line)."""
+    if args.limit < 1:
+        raise ValueError("--limit: use 1 or more")
+    found = actions.history.records(limit=args.limit, who=args.who, action=args.action, target=args.target)
+    for r in found:
+        if args.json:
+            print(json.dumps(r, ensure_ascii=False))
+        else:
+            a = r.get("actor") or {}
+            print(f"{r.get('time', '')[:19]}  {a.get('name')} ({a.get('kind')})  {r.get('action')}  {r.get('target')}"
+                  f"  {r.get('outcome')}" + (f": {r['error']}" if r.get("error") else ""))
+    if not found:
+        print(f"no activity recorded in {store.root()} (yet)", file=sys.stderr)
     return 0
 
 
@@ -424,6 +443,13 @@ def build_parser() -> argparse.ArgumentParser:
     mr.add_argument("name", metavar="NAME")
     mr.add_argument("version", metavar="VERSION", nargs="?", help="a version number; for default also 'shipped' or an earlier shipped one, 'shipped-N'")
     mr.set_defaults(func=cmd_model_restore)
+    mn = mo.add_parser("rename", help="a model and every version of it under a new name (not default)")
+    mn.add_argument("name", metavar="NAME")
+    mn.add_argument("new", metavar="NEW_NAME")
+    mn.set_defaults(func=cmd_model_rename)
+    md = mo.add_parser("delete", help="every stored version of NAME (for default: back to the shipped model)")
+    md.add_argument("name", metavar="NAME")
+    md.set_defaults(func=cmd_model_delete)
     mx = mo.add_parser("export", help="a model as an ONNX file (checked against PyTorch) or a model zip",
                        description="ONNX: probabilities for normalised N x C x H x W float32 input, the batch "
                                    "dimension dynamic, preprocessing and identity in the metadata. Zip: weights, "
@@ -462,6 +488,16 @@ def build_parser() -> argparse.ArgumentParser:
                          "(exported into the store on first use)")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(func=cmd_predict)
+
+    ac = sub.add_parser("activity", help="who changed what in the store, newest first",
+                        description="The activity log: every action on the store (from the pages and the command "
+                                    "line), allowed or refused, newest first.")
+    ac.add_argument("--json", action="store_true", help="one JSON object per record a line")
+    ac.add_argument("--limit", type=int, default=50, help="the latest N records (default 50)")
+    ac.add_argument("--who", default="", help="only records whose actor contains this text")
+    ac.add_argument("--action", default="", help="only records whose action contains this text (model.promote)")
+    ac.add_argument("--target", default="", help="only records whose target contains this text")
+    ac.set_defaults(func=cmd_activity)
     return p
 
 

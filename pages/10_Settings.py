@@ -6,10 +6,10 @@ import json
 import pandas as pd
 import streamlit as st
 
-from fer import settings
+from fer import actions, settings
 from fer.ui import access, page
 
-page.start("Settings")
+actor = page.start("Settings")
 
 try:
     s = settings.load()
@@ -23,7 +23,7 @@ st.dataframe(pd.DataFrame([{"setting": k, "value": str(getattr(s, k)), "from": s
 overridden = [f"{k} ({s.origin[k]})" for k in settings.KEYS if s.origin.get(k, "").startswith("FER_")]
 if overridden:
     st.warning("Set by environment variables, which win over this file: " + ", ".join(overridden))
-if not access.require_admin("change the settings"):
+if access.locked(actor, "change the settings"):
     st.stop()  # the table above is the read-only view
 
 with st.form("settings"):
@@ -62,13 +62,13 @@ with st.form("settings"):
     if backend == "ray" and not settings.ray_installed():
         st.warning("Ray is not installed here: `pip install 'fer-studio[ray]'` (or `pip install -r "
                    "requirements-ray.txt`) enables the ray backend.")
-    if st.form_submit_button("Save settings", type="primary") and access.require_admin("change the settings"):
+    if st.form_submit_button("Save settings", type="primary"):
         try:
             new = settings.Settings(import_roots=[r.strip() for r in roots.splitlines() if r.strip()],
                                     device=device.strip(), max_jobs=int(max_jobs), ice_servers=json.loads(ice or "[]"),
                                     jobs_backend=backend, ray_address=ray_address.strip(),
                                     study_storage=study_storage.strip(),
                                     **{k: settings.LIMITS[k][1](v) for k, v in limits.items()})
-            st.success(f"Saved to {settings.save(new)} (environment variables still win).")
+            st.success(f"Saved to {actions.settings.save(actor, new)} (environment variables still win).")
         except (ValueError, json.JSONDecodeError) as e:
             st.error(f"Not saved: {e}")

@@ -2,10 +2,10 @@
 import pandas as pd
 import streamlit as st
 
-from fer import faces, jobs, settings, store
+from fer import actions, faces, settings, store
 from fer.store import Job, layout
 from fer.data import DatasetError, FORMATS, SourceError, SourceSpec, info, names
-from fer.data import importing, lifecycle, stats
+from fer.data import importing, stats
 from fer.data.align import CROP_SIDE, preview_image
 from fer.draw import detections
 from fer.images import ImageError, load_rgb
@@ -14,7 +14,7 @@ from fer.ui import access, charts, page, params
 from fer.ui.run_panel import follow_jobs
 from fer.ui.data import alignment_preview, explore, manifest, thumbnail
 
-page.start("Dataset")
+actor = page.start("Dataset")
 datasets = names()
 import_tab, explore_tab, faces_tab, manage_tab = st.tabs(["Import", "Explore", "Faces", "Manage"])
 
@@ -27,6 +27,7 @@ def data_jobs() -> list[dict]:
 # -- import ------------------------------------------------------------------------------------
 with import_tab:
     st.markdown("Several sources make one dataset; the format of each is detected unless you name it.")
+    read_only = access.locked(actor, "import datasets")
     if st.session_state.pop("import-queued", False):  # a fresh form once the import is on its way
         st.session_state["new-name"] = ""
     name = st.text_input("Dataset name", key="new-name", help=importing.NAME_RULE)
@@ -40,19 +41,19 @@ with import_tab:
     if kind == "a folder on the server":
         path = c[0].text_input("Folder, zip or CSV on the server", key="new-path",
                                help=f"inside the import roots: {', '.join(settings.load().import_roots)}")
-        if c[2].button("Add", key="add-path"):
+        if c[2].button("Add", key="add-path", disabled=read_only):
             try:
                 sources.append({"location": str(importing.check_folder(path)), "format": None if fmt == "auto" else fmt})
             except (SourceError, ValueError) as e:
                 st.error(str(e))
     else:
         up = c[0].file_uploader("A zip of images", type=["zip"], key="new-zip")
-        if c[2].button("Add", key="add-zip", disabled=up is None or problem is not None,
+        if c[2].button("Add", key="add-zip", disabled=up is None or problem is not None or read_only,
                        help="the zip is kept inside the dataset's folder: name the dataset first"):
             try:
-                saved = importing.save_upload(name, up.name, up.getvalue())
+                saved = actions.datasets.add_upload(actor, name, up.name, up.getvalue())
                 sources.append({"location": str(saved), "format": None if fmt == "auto" else fmt})
-            except (SourceError, ValueError) as e:
+            except (SourceError, ValueError, actions.Refused) as e:
                 st.error(f"{up.name}: {e}" if up else str(e))
     if sources:
         st.dataframe(pd.DataFrame(sources), hide_index=True, width="stretch")
@@ -73,13 +74,13 @@ with import_tab:
             st.caption("Dropped: " + (", ".join(f"{k} ({v})" for k, v in p["dropped"].items()) or "nothing"))
         except (SourceError, DatasetError, ValueError) as e:
             st.error(str(e))
-    if c[1].button("Import", type="primary", disabled=not sources or problem is not None):
+    if c[1].button("Import", type="primary", disabled=not sources or problem is not None or read_only):
         try:
-            jobs.launch.import_dataset(specs, name, mapping, align=align)
+            actions.datasets.import_dataset(actor, specs, name, mapping, align=align)
             st.success(f"Importing {name} as a job: it goes on if you leave this page.")
             sources.clear()
             st.session_state["import-queued"] = True
-        except (SourceError, DatasetError, ValueError) as e:
+        except (SourceError, DatasetError, ValueError, actions.Refused) as e:
             st.error(str(e))
     for job in data_jobs():
         if job["kind"] == "import" and job["state"] == "finished":  # show what it wrote
@@ -163,11 +164,13 @@ with faces_tab:
     c = st.columns(3)
     detector = c[0].selectbox("Detector", faces.METHODS)
     size = c[1].number_input("Crop size (px)", 16, 512, int((crop or {}).get("size", 112)) if crop else 112)
-    if c[2].button("Align this dataset", help="runs as a job; the aligned crops are written beside the manifest"):
+    why = actor.why_not("align datasets")
+    if c[2].button("Align this dataset", key=f"align-dataset-{chosen}", disabled=bool(why),
+                   help=why or "runs as a job; the aligned crops are written beside the manifest"):
         try:
-            jobs.launch.align(chosen, detector, int(size))
-            st.success("Alignment queued.")
-        except (DatasetError, ValueError) as e:
+            actions.datasets.align(actor, chosen, detector, int(size))
+            st.success(f"Alignment of {chosen} queued.")
+        except (DatasetError, ValueError, actions.Refused) as e:
             st.error(str(e))
     data_jobs()
 
@@ -197,30 +200,37 @@ with manage_tab:
     use = stats.disk_use()
     st.dataframe(use, hide_index=True, width="stretch")
     st.caption(f"Store: {store.disk_usage(store.root()) / 2**20:,.1f} MiB in {store.root()}")
-    locked = not access.require_admin("rename, re-import or delete datasets")
+    locked = access.locked(actor, "rename, re-import or delete datasets")
+    # every widget below names the dataset it acts on, in its key and its label: one left from the
+    # dataset shown before can never act on this one
     c = st.columns(3)
     with c[0]:
-        new = st.text_input("New name", value=chosen, key="rename", disabled=locked)
-        if st.button("Rename", disabled=locked) and access.can_change():
+        new = st.text_input(f"New name for {chosen}", value=chosen, key=f"rename-{chosen}", disabled=locked)
+        if st.button(f"Rename {chosen}", key=f"rename-button-{chosen}", disabled=locked):
             try:
-                lifecycle.rename(chosen, new)
+                actions.datasets.rename(actor, chosen, new)
                 st.query_params["dataset"] = new
                 st.rerun()
-            except (DatasetError, ValueError, OSError) as e:
+            except (DatasetError, ValueError, OSError, actions.Refused) as e:
                 st.error(str(e))
     with c[1]:
-        if st.button("Re-import", help="the same sources, formats, mapping and seed, as a job; decisions are kept",
-                     disabled=locked) and access.can_change():
+        if st.button(f"Re-import {chosen}", key=f"reimport-{chosen}", disabled=locked,
+                     help="the same sources, formats, mapping and seed, as a job; decisions are kept"):
             try:
-                jobs.launch.reimport(chosen)
-                st.success("Re-import queued.")
-            except (DatasetError, SourceError, ValueError) as e:
+                actions.datasets.reimport(actor, chosen)
+                st.success(f"Re-import of {chosen} queued.")
+            except (DatasetError, SourceError, ValueError, actions.Refused) as e:
                 st.error(str(e))
     with c[2]:
         sure = st.checkbox(f"Yes, delete {chosen} (its manifest, crops and decisions; sources outside the store stay)",
-                           disabled=locked)
-        if st.button("Delete", disabled=locked or not sure) and sure and access.can_change():
-            lifecycle.delete(chosen)
-            st.rerun()
+                           key=f"delete-sure-{chosen}", disabled=locked)
+        if st.button(f"Delete {chosen}", key=f"delete-{chosen}", disabled=locked or not sure):
+            try:
+                actions.datasets.delete(actor, chosen)
+            except (DatasetError, ValueError, OSError, actions.Refused) as e:
+                st.error(str(e))
+            else:
+                st.query_params.pop("dataset", None)  # the sidebar shows a dataset that is still there
+                st.rerun()
 
     st.markdown("Import roots, device, jobs at once and the camera's ICE servers: [Settings →](/Settings)")

@@ -2,7 +2,7 @@
 exclude without losing anything."""
 import streamlit as st
 
-from fer import evaluation
+from fer import actions, evaluation
 from fer.data import exclusions, info, names
 from fer.data.quality import GROUP_VIEWS, VIEWS, Thresholds
 from fer.store import Evaluation, image_id_of, layout
@@ -14,7 +14,7 @@ OVERVIEW = "overview"
 LABEL_NOISE = "label noise (from a model)"
 PER_GROUP = 8  # images of a group side by side; a larger group is paged
 
-page.start("Quality")
+actor = page.start("Quality")
 
 datasets = names()
 if not datasets:
@@ -92,31 +92,50 @@ link(OVERVIEW, "← every check")
 
 
 def act(paths, decision, check):
-    """A button's callback: record a decision. Callbacks run before the page does, so every count
-    below includes it, and a second click sent while the page reruns cannot drop the first (a
-    rerun that a new click interrupts has already run its callbacks)."""
-    n = exclusions.record(name, list(paths), decision, check)
-    st.session_state["last_action"] = list(paths)
-    st.session_state["flash"] = f"{decision}: {n} image(s)"
+    """A button's callback: a decision action (one image or many). Callbacks run before the page
+    does, so every count below includes it, and a second click sent while the page reruns cannot
+    drop the first (a rerun that a new click interrupts has already run its callbacks). Its
+    record's id is what Undo (here, or on the Activity page from any session) undoes."""
+    try:
+        done = actions.decisions.decide(actor, name, list(paths), decision, check)
+    except (actions.Refused, ValueError) as e:
+        st.session_state["flash"] = str(e)
+        return
+    st.session_state[f"last-action-{name}"] = done["record"]
+    st.session_state["flash"] = f"{decision}: {done['images']} image(s)"
 
 
-def undo():
-    exclusions.undo(name, st.session_state.pop("last_action"))
-    st.session_state["flash"] = "undone"
+def undo(record_id: str):
+    try:
+        done = actions.decisions.undo(actor, name, record_id)
+    except (actions.Refused, ValueError) as e:
+        st.session_state["flash"] = str(e)
+        return
+    st.session_state.pop(f"last-action-{name}", None)
+    st.session_state["flash"] = f"undone: {done['restored']} image(s) back to what they were" + (
+        f"; {done['changed_since']} decided again since left as they are" if done["changed_since"] else "")
 
 
 if "flash" in st.session_state:
     st.toast(st.session_state.pop("flash"))
 
 
-b = st.columns(3)
+why = actor.why_not("keep or exclude images")
+b = st.columns(4)
 targets = rows["path"]
 if view in ("exact duplicates", "near duplicates"):  # keep one copy: the first (train < val < test, path)
     targets = rows.loc[~rows.index.isin(rows.drop_duplicates("group").index), "path"]
-b[0].button("Exclude everything flagged", disabled=rows.empty, key="exclude-all", on_click=act,
+b[0].button("Exclude everything flagged", disabled=rows.empty or bool(why), key="exclude-all", on_click=act,
             args=(list(targets), "exclude", view),
-            help="duplicates: every copy but the first of each group; other checks: every flagged image")
-b[1].button("Undo the last action", disabled="last_action" not in st.session_state, key="undo", on_click=undo)
+            help="duplicates: every copy but the first of each group; other checks: every flagged image; one step "
+                 "to undo, here or on the Activity page")
+b[1].button("Keep everything flagged", disabled=rows.empty or bool(why), key="keep-all", on_click=act,
+            args=(list(rows["path"]), "keep", view), help="every flagged image marked kept (flags exclude nothing)")
+last = st.session_state.get(f"last-action-{name}")
+b[2].button("Undo the last action", disabled=last is None or bool(why), key="undo", on_click=undo, args=(last,),
+            help="the images of your last decision return to what they were; the Activity page undoes any decision")
+if why:
+    st.info(why, icon=":material/lock:")
 
 if rows.empty:
     st.success("Nothing flagged by this check at this threshold.")
@@ -126,7 +145,7 @@ per_page = 8 if view in GROUP_VIEWS else 30
 units = list(dict.fromkeys(rows["group"])) if view in GROUP_VIEWS else list(rows["path"])
 pages = max(1, -(-len(units) // per_page))
 # keyed on what is paged, so a page number never outlives the list it counted
-page = b[2].number_input(f"Page (of {pages})", 1, pages, 1, key=f"page-{name}-{view}-{threshold}-{pages}")
+page = b[3].number_input(f"Page (of {pages})", 1, pages, 1, key=f"page-{name}-{view}-{threshold}-{pages}")
 shown = units[(page - 1) * per_page: page * per_page]
 
 
@@ -144,9 +163,10 @@ def tile(row, col):
         decided = {"exclude": "**excluded**", "keep": "kept"}.get(state, "undecided")
         st.caption(f"{row['label_name']} · {row['split']}  \n{facts}  \n{decided}")
         if state == "exclude":
-            st.button("Keep", key=f"keep-{image}", on_click=act, args=([row["path"]], "keep", view))
+            st.button("Keep", key=f"keep-{image}", on_click=act, args=([row["path"]], "keep", view), disabled=bool(why))
         else:
-            st.button("Exclude", key=f"exclude-{image}", on_click=act, args=([row["path"]], "exclude", view))
+            st.button("Exclude", key=f"exclude-{image}", on_click=act, args=([row["path"]], "exclude", view),
+                      disabled=bool(why))
 
 
 if view in GROUP_VIEWS:
@@ -166,7 +186,7 @@ if view in GROUP_VIEWS:
             for k, (_, r) in enumerate(members.iloc[first:first + PER_GROUP].iterrows()):
                 tile(r, cols[k])
             st.button("Exclude all but the first", key=f"group-{view}-{int(g)}", on_click=act,
-                      args=(list(members["path"].iloc[1:]), "exclude", view),
+                      args=(list(members["path"].iloc[1:]), "exclude", view), disabled=bool(why),
                       help="keeps the copy in the earliest split (train < val < test)")
 else:
     for start in range(0, len(shown), 6):  # row by row: images read left to right, as listed

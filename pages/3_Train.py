@@ -2,15 +2,14 @@
 run live."""
 import streamlit as st
 
+from fer import actions, models, settings
 from fer import config as C
-from fer import models, settings
 from fer.data import names as dataset_names
-from fer.jobs import launch
-from fer.ui import access, costs, page
+from fer.ui import costs, page
 from fer.ui.run_panel import follow_jobs, run_panels
 from fer.ui.sweep_panel import sweep_panel
 
-page.start("Train")
+actor = page.start("Train")
 QUICK = "quick"  # preselected: a first model in minutes on a CPU
 SECTIONS = {"run": ("name", "seed", "epochs", "batch_size", "amp", "channels_last", "eval_splits"),
             "model": "model.", "optimizer": "optimizer.", "schedule": "schedule.",
@@ -71,10 +70,6 @@ def options(base: dict, prefix: str) -> tuple[dict, dict]:
 def problems(cfg: dict) -> dict[str, str]:
     """What the config's own checks refuse, and a backbone nobody can build."""
     found = C.problems(cfg)
-    try:  # beyond localhost, a file of the server only inside the import roots (fer/ui/access.py)
-        access.check_path("model.weights", C.get_key(cfg, "model.weights"))
-    except ValueError as e:
-        found.setdefault("model.weights", str(e))
     backbone = C.get_key(cfg, "model.backbone")
     if not backbone or not models.known(str(backbone)):
         found.setdefault("model.backbone", f"model.backbone={backbone!r}: unknown; use a timm model name "
@@ -111,11 +106,14 @@ def choose() -> tuple[str, str, dict, str, str, str | None] | None:
 def launch_button(cfg: dict, device: str, refused: dict, device_error: str | None) -> None:
     if refused or device_error:
         st.error(f"Not ready: {len(refused) + bool(device_error)} option(s) refused, each said next to it above.")
-    if st.button("Train", type="primary", disabled=bool(refused or device_error), key="train") \
+    why = actor.why_not("start trainings")
+    if why:
+        st.info(why, icon=":material/lock:")
+    if st.button("Train", type="primary", disabled=bool(refused or device_error or why), key="train") \
             and not (refused or device_error):
         try:
-            folder = launch.train(cfg, device=None if device == "auto" else device)
-        except (C.ConfigError, ValueError) as e:
+            folder = actions.runs.start(actor, cfg, device=None if device == "auto" else device)
+        except (C.ConfigError, ValueError, actions.Refused) as e:
             st.error(f"Not started: {e}")
         else:
             st.success(f"Run `{folder.name}` queued: it trains in its own process and survives leaving this page.")

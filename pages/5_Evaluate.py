@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from fer import evaluation, jobs
+from fer import actions, evaluation
 from fer.data import names as dataset_names
 from fer.labels import CLASSES
 from fer.store import EVAL_SPLITS
@@ -11,7 +11,7 @@ from fer.ui.evals import leak_free, pick, pick_evaluation, read
 from fer.ui.model_picker import choices
 from fer.ui.run_panel import follow_jobs
 
-page.start("Evaluate")
+actor = page.start("Evaluate")
 
 picked = pick("evaluate")
 if picked is None:
@@ -32,13 +32,17 @@ with st.expander("Evaluate on a dataset of the store", expanded=not evals):
         split = c[1].selectbox("Split", list(EVAL_SPLITS), key="eval-split")
         flip = c[2].checkbox("Flip TTA too", key="eval-flip", help="also average each image with its mirror image, "
                              "reported as its own figure")
-        if c[3].button("Evaluate", type="primary"):
+        why = actor.why_not("evaluate models")
+        if c[3].button("Evaluate", type="primary", key=f"evaluate-{model_x}", disabled=bool(why), help=why or None):
             try:
                 for tta in (False, True) if flip else (False,):
-                    jobs.launch.evaluate(model_x, ds, split, flip=tta)
-                st.success("Queued: it runs as a job; the evaluation appears below when it finishes.")
+                    actions.evaluations.evaluate(actor, model_x, ds, split, flip=tta)
+                st.success(f"Queued: {label} on {ds}/{split} runs as a job; the evaluation appears below when it "
+                           "finishes.")
             except ValueError as e:
                 st.error(str(e))
+        if why:
+            st.caption(why)
 
         follow_jobs(("evaluate",), "evaluate")  # the page reruns when an evaluation ends
 

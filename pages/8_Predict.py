@@ -9,7 +9,7 @@ import streamlit as st
 
 from fer.draw import annotate, png_bytes
 from fer.images import ImageError, load_rgb
-from fer.jobs import launch
+from fer import actions
 from fer.predict import image_record, results_table
 from fer.ui import charts, page
 from fer.ui.model_io import runtime_choice
@@ -18,7 +18,7 @@ from fer.ui.run_panel import follow_jobs
 from fer.ui.videos import analyses, results
 from fer.video import VideoLimits, describe
 
-page.start("Predict")
+actor = page.start("Predict")
 predictor = picker("predict", runtime=runtime_choice("predict"))
 if predictor is None:
     st.stop()
@@ -86,9 +86,13 @@ with video_tab:
     every = st.slider("Analyse every k-th frame", 1, 30, 5, key="every")
     st.caption(f"Analysed as a job, so it goes on if you leave the page. Up to {limits.max_mib:g} MiB, "
                f"{limits.max_seconds:g} s and {limits.max_frames:,} frames (the video limits in Settings).")
-    if st.button("Analyse", type="primary", key="analyse", disabled=video is None):
+    why = actor.why_not("analyse videos")
+    if why:
+        st.info(why, icon=":material/lock:")
+    if st.button("Analyse", type="primary", key="analyse", disabled=video is None or bool(why)):
         try:
-            folder = launch.video(video.name, video.getvalue(), predictor.model_version.ref, every, predictor.detector)
+            folder = actions.videos.start(actor, video.name, video.getvalue(), predictor.model_version.ref, every,
+                                          predictor.detector)
             st.session_state["video-job"] = folder.name
         except ValueError as e:  # unreadable, endless or over a limit: nothing kept, nothing queued
             st.error(str(e))

@@ -2,7 +2,8 @@
 
 X is whatever Predictor.load accepts: a model folder, a run id, a model name, NAME@VERSION or
 "default". Prints the summary as JSON on stdout; the last line on stderr names the folder written.
-A thin entry point over ``fer.evaluation.evaluate_model``.
+A thin entry point over the evaluation action (``fer.actions.evaluations``: recorded in the
+activity log as the command line's user).
 """
 from __future__ import annotations
 
@@ -20,10 +21,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="cpu")
     args = p.parse_args(argv)
 
-    from fer.evaluation import evaluate_model
+    from fer.actions import Actor, evaluations
 
     try:
-        summary, out = evaluate_model(args.run, args.dataset, args.split, device=args.device, flip=args.flip)
+        summary, out = evaluations.evaluate(Actor.cli(), args.run, args.dataset, args.split, flip=args.flip,
+                                            device=args.device, here=True)
     except (ValueError, OSError, KeyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from fer import actions
+from fer.actions import Actor
 from fer.store import ModelVersion, check_name, layout
-from fer.ui import access
 
 RUNTIMES = {"PyTorch": "torch", "onnxruntime (CPU)": "onnx"}
 
@@ -57,27 +58,25 @@ def export_buttons(version: ModelVersion, key: str = "export") -> None:
                                "application/zip", key=f"{key}-zip-dl-{version.ref}")
 
 
-def import_form(key: str = "import", locked: bool = False) -> ModelVersion | None:
-    """Upload a model zip and add it as a new version of a name; the version made, or None.
-    ``locked``: drawn disabled (this session may not change what a name serves, ``fer.ui.access``)."""
+def import_form(actor: Actor, key: str = "import", locked: bool = False) -> ModelVersion | None:
+    """Upload a model zip and add it as a new version of a name (the actor's action); the version
+    made, or None. ``locked``: drawn disabled (this session may not change what a name serves)."""
     with st.form(key, clear_on_submit=False):
         upload = st.file_uploader(f"A model zip ({layout.WEIGHTS} + {layout.MODEL_META}, as the app exports it)", type=["zip"],
                                   key=f"{key}-file", disabled=locked)
         name = st.text_input("Model name", key=f"{key}-name", help="the import adds a version to this name and makes "
                              "it current, as a promotion does", disabled=locked)
         submitted = st.form_submit_button("Import", disabled=locked)
-    if not submitted or not access.can_change():
+    if not submitted:
         return None
     if upload is None:
         st.warning("Choose a model zip first.")
         return None
-    from fer.models import model_zip  # torch: the weights are loaded to be checked
-
     try:
         check_name(name.strip(), "model name")
         with st.spinner("Checking the zip…"):
-            version, contents = model_zip.import_zip(upload.getvalue(), name.strip(), label=upload.name)
-    except ValueError as e:
+            version, contents = actions.models.import_zip(actor, upload.getvalue(), name.strip(), label=upload.name)
+    except (ValueError, actions.Refused) as e:
         st.error(str(e))
         return None
     st.success(f"{version.ref}: imported from {upload.name} ({contents.meta['architecture']}); now the current "

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from fer import jobs
+from fer import actions, jobs
 from fer.runs import eta_seconds
 from fer.store import ACTIVE, Run, RunError
 from fer.ui import access
@@ -148,23 +148,25 @@ def run_panel(run: Run, key: str) -> None:
     if log:
         st.code(log, language=None)
     b = st.columns(4)
-    # Beyond localhost, stopping someone's training or wiping its checkpoints needs signing in
-    # (starting and resuming do not: they lose nothing).
-    locked = not access.can_change()
-    why = f" ({access.reason('cancel or restart runs')})" if locked else ""
-    if status["state"] in ACTIVE and b[0].button("Cancel", key=f"cancel-{key}", disabled=locked,
-                                                 help="stops after the current batch; the weights so far are kept"
-                                                 + why) and access.can_change():
-        st.toast(f"{run.id}: {jobs.cancel(run.folder)}")
+    actor = access.actor()  # beyond localhost, a visitor changes nothing: the buttons say why
+    why = actor.why_not("cancel, resume or restart runs")
+    if status["state"] in ACTIVE and b[0].button("Cancel", key=f"cancel-{key}", disabled=bool(why),
+                                                 help=why or "stops after the current batch; the weights so far are "
+                                                             "kept"):
+        try:
+            st.toast(f"{run.id}: {actions.runs.cancel(actor, run.id)}")
+        except (RunError, ValueError, actions.Refused) as e:
+            st.error(str(e))
     if status["state"] in ("cancelled", "failed", "refused"):
-        resume = b[0].button("Resume", key=f"resume-{key}", help="continues from the last checkpoint (saved at "
-                             "every epoch's end and every few minutes inside one)")
-        fresh = b[1].button("Start again", key=f"fresh-{key}", disabled=locked,
-                            help="trains this run again from scratch: its checkpoints, epochs and weights go (when its "
-                                 "checkpoints are damaged, say)" + why) and access.can_change()
+        resume = b[0].button("Resume", key=f"resume-{key}", disabled=bool(why),
+                             help=why or "continues from the last checkpoint (saved at every epoch's end and every "
+                                         "few minutes inside one)")
+        fresh = b[1].button("Start again", key=f"fresh-{key}", disabled=bool(why),
+                            help=why or "trains this run again from scratch: its checkpoints, epochs and weights go "
+                                        "(when its checkpoints are damaged, say)")
         if resume or fresh:
             try:
-                jobs.resume_run(run.id, fresh=fresh)
+                (actions.runs.restart if fresh else actions.runs.resume)(actor, run.id)
                 st.toast(f"{run.id}: {'started again' if fresh else 'resumed'}")
-            except (RunError, ValueError) as e:
+            except (RunError, ValueError, actions.Refused) as e:
                 st.error(str(e))

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fer import store
-from fer.store import RunError
+from fer import actions
 from fer.sweeps import studies
 from fer.ui import access, charts, params
+from fer.ui.promote import promote_form
 
 
 def _names() -> list[str]:
@@ -38,17 +38,13 @@ def _figures(study, complete: int) -> None:
                 st.info(f"No importances: {e}")
 
 
-def _promote(best: dict) -> None:
-    locked = not access.require_admin("promote a model")
-    c = st.columns([2, 1])
-    target = c[0].text_input("Model name", value="default", key="study-promote-name", disabled=locked,
-                             help="the best trial's run becomes a new version of this model")
-    if c[1].button("Promote best", key="study-promote", disabled=locked) and access.can_change():
-        try:
-            version = store.promote(best["run"], target)
-            st.success(f"Promoted: {version.ref} is now the current {version.name} (run {best['run']})")
-        except (RunError, ValueError) as e:
-            st.error(str(e))
+def _promote(study: str, best: dict) -> None:
+    """Promote best, as Promote on the Runs tab: an empty name, what it would replace, a confirmation."""
+    actor = access.actor()
+    locked = access.locked(actor, "promote models")
+    promote_form(actor, best["run"], f"study-{study}-{best['run']}", locked,
+                 title=f"Promote best: trial {best['number']}, run {best['run']}",
+                 act=lambda who, name: actions.sweeps.promote_best(who, study, name))
 
 
 def study_view() -> None:
@@ -81,5 +77,5 @@ def study_view() -> None:
     if best and best["run"]:
         st.markdown(f"Best: trial {best['number']}, {objective} **{best['value']:.4f}** · "
                     f"[run {best['run']} →](/Runs?run={best['run']})")
-        _promote(best)
+        _promote(name, best)
     _figures(study, c.get("complete", 0))

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from fer import jobs
+from fer import actions, jobs
 from fer.data import names as dataset_names
-from fer.sweeps import launch, space, studies
+from fer.sweeps import space, studies
 from fer.sweeps.coordinator import Sweep
 from fer.ui import access
 
@@ -70,13 +70,17 @@ def _form() -> None:
                                help="maximised: the trial's best epoch; each epoch's figure feeds the median pruner")
     epochs = int(c[3].number_input("Epochs per trial", 1, 1000, int(presets[preset].get("epochs") or 30),
                                    key=f"sweep-epochs-{preset}"))
-    if st.button("Sweep", type="primary", key="sweep-start"):
+    actor = access.actor()
+    why = actor.why_not("start sweeps")
+    if why:
+        st.info(why, icon=":material/lock:")
+    if st.button("Sweep", type="primary", key="sweep-start", disabled=bool(why)):
         try:
             cfg = space.preset_config(preset, [f"dataset={dataset}", f"epochs={epochs}"])
             sweep = Sweep.create(name.strip() or None, cfg, search, trials=trials, parallel=parallel,
                                  objective=objective)
-            folder = launch(sweep)
-        except ValueError as e:
+            folder = actions.sweeps.start(actor, sweep)
+        except (ValueError, actions.Refused) as e:
             st.error(f"Not started: {e}")
         else:
             st.success(f"Study `{sweep.name}` started (job `{folder.name}`): its trials appear above as runs. "
@@ -95,11 +99,14 @@ def _sweeps() -> None:
             st.markdown(f"**{name}** · job `{j['id']}` · **{j['state']}** · [study →](/Runs?study={name})")
             if j["state"] in jobs.ACTIVE:
                 st.progress(float(j.get("progress") or 0.0), text=j.get("message") or "starting")
-                locked = not access.can_change()  # beyond localhost: signed-in users only
-                if st.button("Cancel", key=f"sweep-cancel-{j['id']}", disabled=locked,
-                             help="stops the study and its running trials"
-                             + (f" ({access.reason('cancel a sweep')})" if locked else "")) and access.can_change():
-                    st.toast(f"{name}: {jobs.cancel(j['folder'])}")
+                actor = access.actor()  # beyond localhost: signed-in users only
+                why = actor.why_not("cancel sweeps")
+                if st.button(f"Cancel {name}", key=f"sweep-cancel-{j['id']}", disabled=bool(why),
+                             help=why or "stops the study and its running trials"):
+                    try:
+                        st.toast(f"{name}: {actions.sweeps.cancel(actor, j['id'])}")
+                    except (ValueError, actions.Refused) as e:
+                        st.error(str(e))
             elif j.get("error"):
                 st.error(j["error"])
             log = jobs.log_tail(j["folder"], 6)
