@@ -5,14 +5,14 @@ import pytest
 from streamlit import config
 from streamlit.testing.v1 import AppTest
 
-from fer import settings
+from fer import actions, settings
 from fer.data import import_dataset
 from fer.store import Model, Run, promote
 from fer.ui import access
 
 import builders as b
 from builders import REPO, app_page
-from test_model_versions import fake_run
+from test_model_versions import fake_run, tree
 
 SETTINGS = str(REPO / "pages" / "10_Settings.py")
 DATASET = str(REPO / "pages" / "1_Dataset.py")
@@ -164,9 +164,9 @@ def tiny(store, tmp_path):
     return store / "datasets" / "tiny"
 
 
-def delete_dataset(at):
-    at.checkbox[-1].check().run()
-    return next(bt for bt in at.button if bt.label == "Delete").click().run()
+def delete_dataset(at, name="tiny"):
+    at.checkbox(key=f"delete-sure-{name}").check().run()
+    return at.button(key=f"delete-{name}").click().run()
 
 
 def test_dataset_delete_on_localhost(tiny, listen):
@@ -183,24 +183,24 @@ def test_dataset_manage_beyond_localhost_is_read_only_and_a_forged_click_deletes
     assert not at.exception
     assert any("no sign-in is set up" in i.value and "rename, re-import or delete datasets" in i.value
                for i in at.info)
-    buttons = {bt.label: bt for bt in at.button}
-    assert all(buttons[k].disabled for k in ("Rename", "Re-import", "Delete"))
-    assert at.text_input(key="rename").disabled and at.checkbox[-1].disabled
-    forged(at.checkbox[-1]).check()
-    forged(buttons["Delete"]).click().run()
+    assert all(at.button(key=k).disabled for k in ("rename-button-tiny", "reimport-tiny", "delete-tiny"))
+    assert at.text_input(key="rename-tiny").disabled and at.checkbox(key="delete-sure-tiny").disabled
+    before = tree(tiny.parent.parent)
+    forged(at.checkbox(key="delete-sure-tiny")).check()
+    forged(at.button(key="delete-tiny")).click().run()
     assert not at.exception and tiny.exists()
-    forged(at.text_input(key="rename")).set_value("renamed")
-    forged(next(bt for bt in at.button if bt.label == "Rename")).click().run()
-    assert tiny.exists() and not (tiny.parent / "renamed").exists()
+    forged(at.text_input(key="rename-tiny")).set_value("renamed")
+    forged(at.button(key="rename-button-tiny")).click().run()
+    assert tiny.exists() and not (tiny.parent / "renamed").exists() and tree(tiny.parent.parent) == before
 
 
 def test_dataset_delete_beyond_localhost_after_signing_in(tiny, listen, monkeypatch):
     listen("0.0.0.0")
     monkeypatch.setenv("FER_ADMIN_PASSWORD", PASSWORD)
     at = AppTest.from_file(DATASET, default_timeout=60).run()
-    assert next(bt for bt in at.button if bt.label == "Delete").disabled
+    assert at.button(key="delete-tiny").disabled
     sign_in(at, "wrong")
-    assert next(bt for bt in at.button if bt.label == "Delete").disabled and tiny.exists()
+    assert at.button(key="delete-tiny").disabled and tiny.exists()
     sign_in(at, PASSWORD)
     delete_dataset(at)
     assert not at.exception and not tiny.exists()
@@ -286,7 +286,7 @@ def test_models_restore_beyond_localhost_is_read_only_and_a_forged_click_restore
     listen("0.0.0.0")
     best = two_versions()
     at = models_tab()
-    assert not at.exception and any("restore a model version" in i.value for i in at.info)
+    assert not at.exception and any("restore, rename or delete models" in i.value for i in at.info)
     assert at.button(key="restore-best@1").disabled and at.button(key="restore-previous-best").disabled
     forged(at.button(key="restore-best@1")).click().run()
     forged(at.button(key="restore-previous-best")).click().run()
@@ -303,7 +303,7 @@ def test_models_restore_beyond_localhost_after_signing_in(store, listen, monkeyp
     assert not at.exception and best.current_id() == "1"
 
 
-# -- Train: a file on the server named by model.weights -----------------------------------------------
+# -- Train: starting a training -------------------------------------------------------------------
 @pytest.fixture
 def queued(monkeypatch):
     """The runs the Train page queues, recorded instead of started (the check comes before)."""
@@ -314,40 +314,34 @@ def queued(monkeypatch):
     return runs
 
 
-def train_with_weights(path):
-    at = AppTest.from_file(TRAIN, default_timeout=60).run()
+def press_train(at):
     at.selectbox[1].set_value("smoke").run()
-    at.text_input(key="smoke:model.weights").set_value(str(path))
-    next(bt for bt in at.button if bt.label == "Train").click().run()
-    return at
+    return at.button(key="train")
 
 
-def test_beyond_localhost_training_may_name_weights_only_inside_the_import_roots(tiny, listen, queued, tmp_path,
-                                                                               monkeypatch):
+def test_beyond_localhost_a_visitor_starts_no_training_and_a_forged_click_queues_nothing(tiny, listen, queued,
+                                                                                       monkeypatch):
     listen("0.0.0.0")
-    roots, elsewhere = tmp_path / "roots", tmp_path / "elsewhere"
-    monkeypatch.setenv("FER_IMPORT_ROOTS", str(roots))
-    for folder in (roots, elsewhere):
-        b.write(folder / "w.safetensors", b"not weights: the job would refuse it, the page only judges the path")
-    at = train_with_weights(elsewhere / "w.safetensors")
-    assert not at.exception and "outside the import roots" in at.error[0].value and not queued
-    assert not (tiny.parent.parent / "runs").exists()
-    at = train_with_weights(roots / "w.safetensors")
-    assert not at.exception and not at.error and len(queued) == 1
     monkeypatch.setenv("FER_ADMIN_PASSWORD", PASSWORD)
     at = AppTest.from_file(TRAIN, default_timeout=60).run()
+    train = press_train(at)
+    assert train.disabled and any("only a signed-in user may start trainings" in i.value for i in at.info)
+    forged(train).click().run()
+    assert not at.exception and not queued and not (tiny.parent.parent / "runs").exists()
     sign_in(at, PASSWORD)
-    at.selectbox[1].set_value("smoke").run()
-    at.text_input(key="smoke:model.weights").set_value(str(elsewhere / "w.safetensors"))
-    next(bt for bt in at.button if bt.label == "Train").click().run()
-    assert not at.exception and not at.error and len(queued) == 2  # signed in: anywhere, as on localhost
-
-
-def test_on_localhost_training_may_name_weights_anywhere(tiny, listen, queued, tmp_path, monkeypatch):
-    listen("localhost")
-    monkeypatch.setenv("FER_IMPORT_ROOTS", str(tmp_path / "roots"))
-    at = train_with_weights(b.write(tmp_path / "elsewhere" / "w.safetensors", b"x"))
+    at.text_input(key="smoke:model.weights").set_value("/elsewhere/w.safetensors")  # any file: an admin names it
+    at.button(key="train").click().run()
     assert not at.exception and not at.error and len(queued) == 1
+    done = actions.history.records(action="run.start", limit=1)[0]
+    assert done["outcome"] == "done" and done["actor"] == {"kind": "user", "name": "admin"}
+
+
+def test_on_localhost_anyone_starts_a_training(tiny, listen, queued):
+    listen("localhost")
+    at = AppTest.from_file(TRAIN, default_timeout=60).run()
+    press_train(at).click().run()
+    assert not at.exception and not at.error and len(queued) == 1
+    assert actions.history.records(limit=1)[0]["actor"]["kind"] == "local"
 
 
 def test_the_admin_password_never_travels_with_a_job_to_ray(tiny, monkeypatch):
@@ -392,13 +386,19 @@ def test_a_sweeps_promote_best_beyond_localhost_needs_signing_in(store, listen, 
     run = fake_run("trial")
     a_study_whose_best_trial_is(run.id)
     at = app_page("4_Runs", {"study": "s1"}, timeout=60).run()
-    assert not at.exception and any("promote a model" in i.value for i in at.info)
-    assert at.button(key="study-promote").disabled and at.text_input(key="study-promote-name").disabled
-    forged(at.button(key="study-promote")).click().run()
-    assert not (store / "models").exists()
+    key = f"study-s1-{run.id}"
+    assert not at.exception and any("promote models" in i.value for i in at.info)
+    assert at.text_input(key=f"model-{key}").disabled and at.text_input(key=f"model-{key}").value == ""
+    forged(at.text_input(key=f"model-{key}")).set_value("default").run()
+    assert not [bt for bt in at.button if bt.key == f"promote-{key}"] and not (store / "models").exists()
     sign_in(at, PASSWORD)
-    at.button(key="study-promote").click().run()
+    at.text_input(key=f"model-{key}").set_value("default").run()
+    at.checkbox(key=f"replace-{key}").check().run()  # default@shipped would be replaced: confirm first
+    at.button(key=f"promote-{key}").click().run()
     assert not at.exception and Model.open("default").current().source_run == run.id
+    done = actions.history.records(limit=1)[0]
+    assert (done["action"], done["detail"]["model"], done["replaced"]) == ("sweep.promote_best", "default@1",
+                                                                           {"current": "default@shipped"})
 
 
 def test_a_model_zip_import_beyond_localhost_needs_signing_in(store, listen, monkeypatch):
@@ -406,7 +406,7 @@ def test_a_model_zip_import_beyond_localhost_needs_signing_in(store, listen, mon
     monkeypatch.setenv("FER_ADMIN_PASSWORD", PASSWORD)
     two_versions()
     at = models_tab()
-    assert any("import or restore a model version" in i.value for i in at.info)
+    assert any("import, restore, rename or delete models" in i.value for i in at.info)
     assert at.button(key="FormSubmitter:models-import-Import").disabled
     assert at.text_input(key="models-import-name").disabled
     sign_in(at, PASSWORD)
@@ -415,7 +415,7 @@ def test_a_model_zip_import_beyond_localhost_needs_signing_in(store, listen, mon
 
 # -- Train: stopping a run, or wiping its checkpoints ----------------------------------------------
 def test_beyond_localhost_cancel_and_start_again_need_signing_in(store, listen, monkeypatch):
-    from test_model_versions import tree
+
 
     from fer.store import Job
 
@@ -429,10 +429,10 @@ def test_beyond_localhost_cancel_and_start_again_need_signing_in(store, listen, 
     listen("0.0.0.0")
     monkeypatch.setenv("FER_ADMIN_PASSWORD", PASSWORD)
     at = AppTest.from_file(TRAIN, default_timeout=60).run()
-    buttons = [at.button(key=k) for k in (f"cancel-{waiting.id}", f"fresh-{stopped.id}", f"sweep-cancel-{sweep.id}")]
-    assert all(bt.disabled for bt in buttons) and not at.button(key=f"resume-{stopped.id}").disabled
+    keys = (f"cancel-{waiting.id}", f"fresh-{stopped.id}", f"resume-{stopped.id}", f"sweep-cancel-{sweep.id}")
+    assert all(at.button(key=k).disabled for k in keys)
     before = tree(store)
-    for key in (f"cancel-{waiting.id}", f"fresh-{stopped.id}", f"sweep-cancel-{sweep.id}"):
+    for key in keys:
         forged(at.button(key=key)).click().run()
     assert not at.exception and tree(store) == before  # still queued; checkpoints and weights kept
     assert Run.open(waiting.id).status()["state"] == "queued" and sweep.raw_status()["state"] == "queued"

@@ -261,3 +261,72 @@ def test_the_readme_table_is_read_as_layers():
     readme = "## Architecture\n\n| layer | where | what |\n| --- | --- | --- |\n| a | `x.py`, `y/` | ... |\n" \
              "| b | `z.py` | ... |\n\n## Next\n| c | `w.py` | |\n"
     assert layers(readme) == [("a", ["x.py", "y/"]), ("b", ["z.py"])]
+
+
+# -- one door for every change ------------------------------------------------------------------------
+FACES = ("Home.py", "pages/", "fer/ui/", "fer/cli.py", "training/")
+# what writes the store (records' methods, the store's and the library's writers, the job queue):
+# the faces of the app call these only through an action of fer.actions
+WRITERS = {
+    "promote", "add_version", "restore", "change_name", "set_name", "delete", "write_config", "append_metrics",
+    "write_status", "write_spec", "request_stop", "create", "remove_folder", "replace_folder", "move_folder",
+    "new_folder_beside", "write_json", "write_text", "write_bytes", "write_parquet", "append_line", "atomic_write",
+    "replace_file", "import_dataset", "align_dataset", "record", "revert", "save_upload", "rename", "submit", "cancel",
+    "schedule", "resume", "resume_run", "clear_training", "train", "trial", "train_here", "new_run", "reimport",
+    "align", "evaluate", "evaluate_model", "sweep", "run_here", "import_zip", "save", "launch",
+}
+NOT_WRITERS = {("Sweep", "create")}  # a checked sweep, in memory
+
+
+def _action_names(tree: ast.AST) -> set[str]:
+    """Names a file binds to fer.actions or its modules (calls through them are actions)."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module in ("fer", "fer.actions") or \
+                isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fer.actions."):
+            names |= {a.asname or a.name for a in node.names if node.module != "fer" or a.name == "actions"}
+        elif isinstance(node, ast.Import):
+            names |= {a.asname for a in node.names if a.name.startswith("fer.actions") and a.asname}
+    return names
+
+
+def store_writers(files: dict[str, str]) -> list[str]:
+    """Calls from the faces of the app to a writer of the store that do not go through an action."""
+    out = []
+    for rel, source in files.items():
+        if not rel.startswith(FACES):
+            continue
+        tree = ast.parse(source, rel)
+        allowed = _action_names(tree)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            f, root, chain = node.func, node.func, set()
+            name = getattr(f, "attr", None) or getattr(f, "id", None)
+            while isinstance(root, (ast.Attribute, ast.Call, ast.Subscript)):
+                chain.add(getattr(root, "attr", None))  # jobs.launch.video(): a writer along the chain
+                root = root.value if not isinstance(root, ast.Call) else root.func
+            root_name = root.id if isinstance(root, ast.Name) else None
+            if (chain | {name}) & WRITERS and root_name not in allowed and (root_name, name) not in NOT_WRITERS:
+                out.append(f"{rel}:{node.lineno} {ast.unparse(f)}()")
+        out += [f"{rel} imports {m}" for m in sorted(imports(source, rel)) if m == "fer.jobs.launch"]
+    return out
+
+
+def test_pages_and_the_cli_change_the_store_through_actions_only(app):
+    found = store_writers(app)
+    assert not found, "call an action of fer.actions (with the actor) instead:\n" + "\n".join(found)
+
+
+def test_the_door_check_sees_a_store_write_from_a_page():
+    planted = {"pages/5_X.py": "from fer import actions, store\nfrom fer.store import Run\n"
+                               "actions.models.promote(actor, 'r', 'best')\nstore.promote('r', 'best')\n"
+                               "Run.open('r').delete()\n",
+               "fer/ui/y.py": "from fer.actions import decisions\ndecisions.decide(a, 'd', [], 'keep')\n"
+                              "from fer.data import exclusions\nexclusions.record('d', [], 'keep')\n",
+               "fer/cli.py": "from fer import jobs\njobs.launch.video('a.mp4', b'', 'default')\nst.video(b'')\n",
+               "training/t.py": "from fer.jobs import launch\n",
+               "fer/models/z.py": "store.promote('r', 'b')\n"}  # the library itself may
+    assert store_writers(planted) == ["pages/5_X.py:4 store.promote()", "pages/5_X.py:5 Run.open('r').delete()",
+                                      "fer/ui/y.py:4 exclusions.record()", "fer/cli.py:2 jobs.launch.video()",
+                                      "training/t.py imports fer.jobs.launch"]

@@ -105,8 +105,8 @@ def test_quality_threshold_exclude_training_and_undo(store, tmp_path):
     train = load("p", 48, 1)
     assert not set(train["train"].rows["path"]) & dark  # training honours the decisions
     at.button(key="undo").click().run()
-    assert exclusions.excluded("p") == set()
-    assert list(exclusions.read("p")["decision"]) == ["exclude", "exclude", "keep", "keep"]
+    assert exclusions.excluded("p") == set() and exclusions.latest("p") == {}  # undecided again, not "kept"
+    assert list(exclusions.read("p")["decision"]) == ["exclude", "exclude", "clear", "clear"]
 
 
 def test_quality_groups_and_every_view(store, tmp_path):

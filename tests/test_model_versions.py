@@ -35,8 +35,11 @@ def sha(path) -> str:
 
 
 def tree(root) -> dict:
-    """Every file under the store with its bytes' hash: 'nothing changed' is this staying equal."""
-    return {str(p.relative_to(root)): sha(p) for p in sorted(root.rglob("*")) if p.is_file()}
+    """Every file under the store with its bytes' hash, but the activity log's (which records every
+    action, refused and failed ones too): 'nothing changed' is this staying equal."""
+    log = {layout.ACTIVITY, layout.ACTIVITY_LOCK}
+    return {str(p.relative_to(root)): sha(p) for p in sorted(root.rglob("*"))
+            if p.is_file() and p.name not in log and not (p.parent == root and p.name.startswith("activity."))}
 
 
 def test_every_promotion_adds_a_version_and_restore_goes_back(store):
@@ -172,11 +175,15 @@ def test_bad_ids_are_one_line_exit_2_and_change_nothing(store, args, reason):
     assert tree(store) == before
 
 
-def test_a_refused_command_on_an_empty_store_writes_nothing(store):
+def test_a_refused_command_on_an_empty_store_writes_nothing_but_its_record(store):
     for args in (["model", "restore", "default", "7"], ["model", "restore", "default"], ["model", "promote", "x", "y"]):
         p = cli(*args, store=store, check=False)
         assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
-    assert not store.exists()
+    assert tree(store) == {}  # nothing but the activity log, which says what was tried
+    p = cli("activity", "--json", store=store)
+    records = [json.loads(line) for line in p.stdout.splitlines()]
+    assert [(r["action"], r["outcome"], r["actor"]["kind"]) for r in records] == [
+        ("model.promote", "failed", "cli"), ("model.restore", "failed", "cli"), ("model.restore", "failed", "cli")]
 
 
 def test_promoting_a_run_without_weights_is_refused(store):

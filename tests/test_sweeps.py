@@ -184,8 +184,10 @@ def test_the_runs_page_shows_the_study_and_promotes_its_best(swept, monkeypatch)
     specs = [c.proto.spec for c in at.get("plotly_chart")]
     assert any("Optimization History" in s for s in specs) and any("Intermediate Values" in s for s in specs)
     assert any("Parallel Coordinate" in s for s in specs) and any("Hyperparameter Importances" in s for s in specs)
-    at.text_input(key="study-promote-name").set_value("swept")
-    at.button(key="study-promote").click().run()
+    key = f"study-s1-{best['run']}"
+    assert at.text_input(key=f"model-{key}").value == ""  # nothing offered: no promotion by accident
+    at.text_input(key=f"model-{key}").set_value("swept").run()
+    at.button(key=f"promote-{key}").click().run()
     assert "Promoted" in at.success[0].value
     assert resolve_model("swept").source_run == best["run"]
 

@@ -111,7 +111,7 @@ def test_promoting_over_a_name_shows_what_it_replaces_and_asks(store, tmp_path):
     at = app_page("4_Runs", {"run": c.name}, timeout=60).run()
     box = at.text_input(key=f"model-{c.name}")
     box.set_value("best").run()
-    assert "'best' is a new model: this run becomes best@1." in [x.value for x in at.caption]
+    assert f"'best' is a new model: run {c.name} becomes best@1." in [x.value for x in at.caption]
     assert not at.button(key=f"promote-{c.name}").disabled  # a new name replaces nothing: no question
     at.button(key=f"promote-{c.name}").click().run()
     assert at.success[0].value == "Promoted: best@1 is now the current best."
@@ -120,7 +120,7 @@ def test_promoting_over_a_name_shows_what_it_replaces_and_asks(store, tmp_path):
     at.text_input(key=f"model-{a.name}").set_value("best").run()
     shown = " ".join(m.value for m in at.markdown)
     assert "Now current: best@1" in shown and f"source run `{c.name}`" in shown  # what goes, beside what comes
-    assert "This run, as best@2" in shown and f"source run `{a.name}`" in shown
+    assert f"Run {a.name}, as best@2" in shown and f"source run `{a.name}`" in shown
     figures = {r: __import__("json").loads((store / "runs" / r / "eval" / "tiny" / "test" / "summary.json").read_text())
                for r in (a.name, c.name)}
     assert _metric(at, "test accuracy") == [f"{figures[c.name]['accuracy']:.2%}", f"{figures[a.name]['accuracy']:.2%}"]

@@ -53,3 +53,38 @@ def test_with_auth_configured_sign_in_hands_over_to_streamlit_login(store, app_s
     expect(page.get_by_role("button", name="Save settings")).to_have_count(0)
     page.locator('[data-testid="stSidebar"]').get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/auth/login?provider=*", timeout=TIMEOUT_MS)
+
+
+def test_a_visitor_finds_the_bulk_exclusion_disabled_and_the_local_user_excludes(store, app_server, page, screenshot,
+                                                                                 tmp_path):
+    """Beyond localhost a visitor (no sign-in set up) may look but not decide: "Exclude everything
+    flagged" is disabled with the sign-in message, and nothing is excluded; on a localhost server the
+    same click excludes every flagged image (one decision action, in the activity log)."""
+    from test_pages_follow_jobs import dark_images
+
+    from fer.actions import history
+    from fer.data import exclusions, import_dataset
+
+    import_dataset([str(dark_images(tmp_path / "src"))], "dark", workers=1)
+    address = "/Quality?dataset=dark&check=too+dark"
+    page.goto(app_server(store, address="0.0.0.0") + address)  # reached over 127.0.0.1, as a visitor
+    expect(page.get_by_text("flagged: too dark")).to_be_visible(timeout=TIMEOUT_MS)
+    bulk = page.get_by_role("button", name="Exclude everything flagged")
+    expect(bulk).to_be_disabled(timeout=TIMEOUT_MS)
+    expect(page.get_by_text("Read-only: this server listens on 0.0.0.0 and no sign-in is set up. To keep or exclude "
+                            "images", exact=False)).to_be_visible()
+    assert page.get_by_role("button", name="Exclude", exact=True).first.is_disabled()
+    assert exclusions.excluded("dark") == set() and page.locator('[data-testid="stException"]').count() == 0
+    screenshot("quality-visitor")
+
+    page.goto(app_server(store) + address)  # the same page on a localhost server
+    flagged = int(page.get_by_test_id("stMetricValue").nth(1).inner_text(timeout=TIMEOUT_MS))
+    bulk = page.get_by_role("button", name="Exclude everything flagged")
+    expect(bulk).to_be_enabled(timeout=TIMEOUT_MS)
+    bulk.click()
+    expect(page.get_by_role("button", name="Keep", exact=True)).to_have_count(min(flagged, 30), timeout=TIMEOUT_MS)
+    assert len(exclusions.excluded("dark")) == flagged
+    record = history.records(limit=1)[0]
+    assert (record["action"], record["actor"]["kind"], record["detail"]["images"]) == ("decisions.record", "local",
+                                                                                      flagged)
+    screenshot("quality-local-excluded")

@@ -147,7 +147,7 @@ def test_train_runs_and_evaluate_show_what_jobs_wrote(store, app_server, browser
         ev.wait_for_timeout(500)
         choose(ev, "Split", "val")
         ev.get_by_role("button", name="Evaluate", exact=True).click()
-        expect(ev.get_by_text("Queued: it runs as a job")).to_be_visible(timeout=TIMEOUT_MS)
+        expect(ev.get_by_text("on dark/val runs as a job", exact=False)).to_be_visible(timeout=TIMEOUT_MS)
         sidebar(ev).get_by_role("combobox", name="Evaluation").click()
         expect(ev.get_by_role("option").filter(has_text="dark / val")).to_have_count(0)
         ev.keyboard.press("Escape")
