@@ -4,8 +4,17 @@
 The target layer is resolved per architecture (``fer.models.target_layer``) or given by its
 module name; every call opens and closes the CAM object, so no hook outlives it. pytorch-grad-cam
 takes seconds to import: it is imported inside the functions, when an explanation is asked for.
+
+The model given is never touched: it may be one that every session shares (``st.cache_resource``)
+while another thread classifies with it (Predict, Live), and Grad-CAM's hooks on it would catch
+that other batch. The maps are computed on a private copy of it (made once per model and kept
+while the model lives), one explanation at a time per copy; the shared model keeps serving.
 """
 from __future__ import annotations
+
+import copy
+import threading
+import weakref
 
 import cv2
 import numpy as np
@@ -28,21 +37,35 @@ def _cam_class(method: str):
     return table[method]
 
 
+_copies: "weakref.WeakKeyDictionary[nn.Module, tuple[nn.Module, threading.Lock]]" = weakref.WeakKeyDictionary()
+_copies_lock = threading.Lock()
+
+
+def _private(model: nn.Module) -> tuple[nn.Module, threading.Lock]:
+    """Grad-CAM's own copy of ``model`` (in eval mode) and the lock that lets one explanation at a
+    time hook it; the copy lives as long as the model does."""
+    with _copies_lock:
+        if model not in _copies:
+            _copies[model] = (copy.deepcopy(model).eval(), threading.Lock())
+        return _copies[model]
+
+
 def explain(model: nn.Module, meta: dict, crop: np.ndarray, method: str = "GradCAM", target: int | None = None,
             layer: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(heatmap H×W float32 in [0, 1], class probabilities) for one crop; ``target`` None is the
-    predicted class."""
+    predicted class. ``model`` itself is not changed (see above)."""
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # seconds, as above
 
-    model.eval()
+    own, lock = _private(model)
     x = crop_input(crop, meta)
-    with torch.no_grad():
-        p = torch.softmax(model(x), dim=1)[0].numpy()
-    t = int(p.argmax()) if target is None else int(target)
-    layer_module, reshape = target_layer(model, meta["architecture"], layer)
-    layers = layer_module if isinstance(layer_module, list) else [layer_module]  # an ensemble: one a member
-    with _cam_class(method)(model=model, target_layers=layers, reshape_transform=reshape) as cam:
-        heat = cam(input_tensor=x, targets=[ClassifierOutputTarget(t)])[0]
+    with lock:
+        with torch.no_grad():
+            p = torch.softmax(own(x), dim=1)[0].numpy()
+        t = int(p.argmax()) if target is None else int(target)
+        layer_module, reshape = target_layer(own, meta["architecture"], layer)
+        layers = layer_module if isinstance(layer_module, list) else [layer_module]  # an ensemble: one a member
+        with _cam_class(method)(model=own, target_layers=layers, reshape_transform=reshape) as cam:
+            heat = cam(input_tensor=x, targets=[ClassifierOutputTarget(t)])[0]
     heat = np.nan_to_num(heat.astype(np.float32))
     return np.clip(heat, 0, 1), p
 
