@@ -13,6 +13,7 @@ import torch
 
 from fer import jobs, models
 from fer.store import Job, Run, RunError
+from fer.store.jobs import process_facts
 from fer import config as C
 from fer.training import engine, trainer
 
@@ -149,7 +150,7 @@ def test_a_stale_heartbeat_is_failed_unless_a_live_process_holds_the_job(store):
     folder = store / "jobs" / "j"
     folder.mkdir(parents=True)
     job = Job(folder)
-    job.write_status(state="running", pid=os.getpid(), heartbeat=time.time())
+    job.write_status(state="running", pid=os.getpid(), **process_facts(os.getpid()), heartbeat=time.time())
     assert job.status()["state"] == "running" and "message" not in job.status()
     job.write_status(heartbeat=time.time() - 120)  # alive pid (this one, reused say), silent for 2 minutes
     assert job.status()["state"] == "failed" and "no heartbeat for 120 s" in job.status()["error"]
@@ -165,7 +166,7 @@ def test_a_stale_heartbeat_is_failed_unless_a_live_process_holds_the_job(store):
         holder.kill()
         holder.wait()
     assert job.status()["state"] == "failed" and job.writer is None  # the kernel let the lock go
-    job.write_status(heartbeat=time.time(), pid=holder.pid)  # fresh, but its process is gone
+    job.write_status(heartbeat=time.time(), pid=holder.pid, **process_facts(os.getpid()))  # its process is gone
     assert job.status()["state"] == "failed" and "stopped without a word" in job.status()["error"]
 
 
@@ -367,7 +368,7 @@ def _broken_models(root):
                            "does not fit the fer_cnn with 3 channel(s)"),
         "model.json without input_size": ({"meta": {k: v for k, v in meta.items() if k != "input_size"}},
                                           "lacks 'input_size'"),
-        "model.json torn": ({"meta_text": '{"architecture": "fer_'}, "model.json is not readable JSON"),
+        "model.json torn": ({"meta_text": '{"architecture": "fer_'}, "model.json is not valid JSON"),
     }
     out = {}
     for name, (change, words) in cases.items():

@@ -19,6 +19,7 @@ from typing import Iterator
 
 from fer.jobs.queue import schedule
 from fer.store import HOST, Job, io, now
+from fer.store.jobs import process_facts
 from fer.store.locks import WriterLock
 
 HEARTBEAT_SECONDS = 5
@@ -45,7 +46,7 @@ class Heartbeat:
         asked = False
         while not self._stop.wait(HEARTBEAT_SECONDS):
             try:  # the pid too: this process, not whichever one was launched, is the job
-                self._write(heartbeat=time.time(), pid=os.getpid())
+                self._write(heartbeat=time.time(), pid=os.getpid(), **(process_facts(os.getpid()) or {}))
             except OSError:  # a full or read-only store: the job itself meets it and says so
                 pass
             if not asked and self.job.stop_requested:  # a cancel from another machine: as if SIGTERM came
@@ -53,8 +54,8 @@ class Heartbeat:
                 os.kill(os.getpid(), signal.SIGTERM)
 
     def start(self) -> "Heartbeat":
-        self._write(state="running", pid=os.getpid(), host=HOST, heartbeat=time.time(),
-                    started=self.job.raw_status().get("started") or now())
+        self._write(state="running", pid=os.getpid(), **(process_facts(os.getpid()) or {}), host=HOST,
+                    heartbeat=time.time(), started=self.job.raw_status().get("started") or now())
         self._thread.start()
         return self
 

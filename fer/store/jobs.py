@@ -3,7 +3,6 @@ status and log, the state a reader should believe (a dead or silent process is f
 request a job on another machine reads, and the lock one scheduler at a time holds."""
 from __future__ import annotations
 
-import os
 import socket
 import time
 from dataclasses import dataclass
@@ -16,20 +15,38 @@ STALE_SECONDS = 60
 ACTIVE = ("queued", "running")
 DONE = ("finished", "failed", "cancelled", "refused", "pruned")  # pruned: a sweep stopped it
 
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
+def process_facts(pid) -> dict | None:
+    """What identifies a live process of this machine, from /proc: its start time (clock ticks
+    since boot, unique with its pid) and command line; None when there is no such live process
+    (or ``pid`` is not a process id: not a whole number above 0)."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return None
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (finished, not yet reaped by its parent) is not alive
         with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
+            fields = f.read().rsplit(")", 1)[1].split()
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+    except (OSError, IndexError):
+        return None
+    if fields[0] == "Z":  # a zombie (finished, not yet reaped by its parent) is not alive
+        return None
+    return {"pid_start": int(fields[19]), "pid_cmd": cmd}
+
+
+def _ours(status: dict, folder: Path) -> tuple[bool, str]:
+    """Whether the live process named by a job's status is that job's own, told by what was
+    recorded when it started (start time and command line); a planted or reused pid is not."""
+    pid = status.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False, f"pid {pid!r} is not a process id"
+    facts = process_facts(pid)
+    if facts is None:
+        return False, f"process {pid} is gone"
+    if "pid_start" in status:
+        if facts["pid_start"] != status["pid_start"] or facts["pid_cmd"] != status.get("pid_cmd"):
+            return False, f"process {pid} is not this job's (another process has that pid now)"
+    elif str(folder) not in facts["pid_cmd"]:  # a status written before start times were recorded
+        return False, f"process {pid} is not this job's (its command line does not name the job's folder)"
+    return True, ""
 
 
 HOST = socket.gethostname()
@@ -118,7 +135,7 @@ class Job:
         if s["state"] == "running" and not _waiting_on_a_cluster(s):
             silent = time.time() - float(s.get("heartbeat", 0) or 0)
             here = s.get("host") in (None, HOST)  # a pid means something on its own machine only
-            if here and not _alive(s.get("pid")):
+            if here and not _ours(s, self.folder)[0]:
                 s["state"] = "failed"
                 s.setdefault("error", "the process stopped without a word (killed, crashed or the machine restarted)")
             elif silent > STALE_SECONDS:
@@ -131,6 +148,16 @@ class Job:
                     s["message"] = (f"not responding: no heartbeat for {silent:.0f} s, but process "
                                     f"{pid or s.get('pid')} still holds the job (stopped or hung); Cancel stops it")
         return s
+
+    def own_process(self, status: dict | None = None) -> tuple[int | None, str]:
+        """(the pid of this job's own live process, "") when the status names one of this machine
+        that is really this job's, else (None, why not): a job's files may have been edited, and a
+        signal must never reach a process that is not the job."""
+        s = self.raw_status() if status is None else status
+        if s.get("host") not in (None, HOST):
+            return None, f"its process runs on {s.get('host')}"
+        ok, why = _ours(s, self.folder)
+        return (s["pid"], "") if ok else (None, why)
 
     def request_stop(self) -> None:
         """Ask the job's process to stop through its folder (its heartbeat reads this), which

@@ -75,10 +75,12 @@ def in_force(remote: bool = True) -> Backend:
 
 
 def of(status: dict) -> Backend:
-    """The backend that launched a job (from its status)."""
+    """The backend that launched a job (from its status). A Ray job is asked about at the address
+    of the settings only: a job file's own ``ray_address`` (it may have been edited) is never
+    contacted."""
     name = status.get("backend", "local")
     if name == "ray":
         from fer.jobs.backends.ray_jobs import RayBackend
 
-        return RayBackend(status.get("ray_address") or settings.load().ray_address)
+        return RayBackend(settings.load().ray_address)
     return named("local")

@@ -11,6 +11,7 @@ import time
 
 from fer.jobs.backends import ENTRY_POINT, job_env, tail
 from fer.store import HOST, Job, now
+from fer.store.jobs import process_facts
 
 
 class LocalBackend:
@@ -28,17 +29,23 @@ class LocalBackend:
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         # the child reaps itself when it ends: nobody waits for it here
         threading.Thread(target=proc.wait, daemon=True).start()
-        job.write_status(state="running", backend=self.name, pid=proc.pid, host=HOST, started=now(),
-                         heartbeat=time.time())
+        job.write_status(state="running", backend=self.name, pid=proc.pid, **(process_facts(proc.pid) or {}),
+                         host=HOST, started=now(), heartbeat=time.time())
 
     def cancel(self, job: Job, status: dict) -> str:
+        """SIGTERM to the job's process group, only once its pid is known to be the job's own
+        (start time and command line as recorded); otherwise nothing is signalled and the answer
+        says why."""
         if status.get("host") not in (None, HOST):  # started here by a FER Studio on another machine
             job.request_stop()
             return "stopping"
+        pid, why = job.own_process(status)
+        if pid is None:
+            return f"not signalled: {why}"
         try:
-            os.killpg(status["pid"], signal.SIGTERM)
-            os.killpg(status["pid"], signal.SIGCONT)  # a stopped process wakes up to hear it
-        except (ProcessLookupError, KeyError, TypeError):
+            os.killpg(pid, signal.SIGTERM)
+            os.killpg(pid, signal.SIGCONT)  # a stopped process wakes up to hear it
+        except ProcessLookupError:
             pass
         return "stopping"
 
