@@ -6,7 +6,6 @@ Which folder a name means (a run, a model version, the shipped model) is the sto
 """
 from __future__ import annotations
 
-import json
 import platform
 import subprocess
 from pathlib import Path
@@ -14,14 +13,39 @@ from pathlib import Path
 import fer
 from fer import store
 from fer.labels import CLASSES
+from fer.models.weights import WeightsFileError, header
 from fer.store import ModelNotFound  # noqa: F401  (what resolving a model name raises)
 from fer.store.layout import MODEL_META as META
 from fer.store.layout import SHIPPED  # noqa: F401  (the model inside the package)
 from fer.store.layout import WEIGHTS
+from fer.store.models import META_MAX_BYTES, META_MAX_DEPTH  # the store reads model.json within them too
+
+MAX_MEMBERS = 8  # networks in one ensemble
+
+
+class MetaError(ValueError):
+    """A model.json that cannot be read (too large, too deep, not JSON): one line."""
+
+
+def parse_meta(data: bytes) -> dict:
+    """model.json's bytes as an object, bounded before anything is built from it: its size
+    (``META_MAX_BYTES``), nesting (``META_MAX_DEPTH``) and an ensemble's members
+    (``MAX_MEMBERS``); ``MetaError`` otherwise."""
+    try:
+        meta = store.io.loads_bounded(data, META_MAX_BYTES, META_MAX_DEPTH, META)
+    except ValueError as e:
+        raise MetaError(str(e)) from None
+    if not isinstance(meta, dict):
+        raise MetaError(f"{META} is not a JSON object")
+    members = meta.get("members")
+    if members is not None and (not isinstance(members, list) or len(members) > MAX_MEMBERS):
+        raise MetaError(f"{META}: an ensemble has at most {MAX_MEMBERS} members, not "
+                        f"{len(members) if isinstance(members, list) else repr(members)}")
+    return meta
 
 
 def read_meta(folder: Path) -> dict:
-    return json.loads((Path(folder) / META).read_text("utf-8"))
+    return parse_meta((Path(folder) / META).read_bytes())
 
 
 def save(folder: Path, model, meta: dict) -> None:
@@ -53,10 +77,10 @@ def checked_meta(folder: Path) -> dict:
         meta = read_meta(folder)
     except FileNotFoundError:
         raise _broken(folder, f"it has no {META}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise _broken(folder, f"{META} is not readable JSON ({type(e).__name__}: {e})") from None
-    if not isinstance(meta, dict):
-        raise _broken(folder, f"{META} is not a JSON object")
+    except OSError as e:
+        raise _broken(folder, f"{META} is not readable ({type(e).__name__}: {e})") from None
+    except MetaError as e:
+        raise _broken(folder, str(e)) from None
     missing = [k for k in ("architecture", "classes", "input_size", "channels", "normalisation") if k not in meta]
     if missing:
         raise _broken(folder, f"{META} lacks {', '.join(map(repr, missing))}")
@@ -83,6 +107,16 @@ def checked_meta(folder: Path) -> dict:
     return meta
 
 
+def _header(folder: Path) -> dict[str, tuple[int, ...]]:
+    """The weights' names and shapes, from the file's header alone (nothing loaded)."""
+    try:
+        return header(folder / WEIGHTS)
+    except FileNotFoundError:
+        raise _broken(folder, f"it has no {WEIGHTS}") from None
+    except WeightsFileError as e:
+        raise _broken(folder, f"{WEIGHTS} is damaged ({e})", "WeightsUnreadable", str(e)) from None
+
+
 def _weights(folder: Path) -> dict:
     from safetensors.torch import load_file  # torch: reading model.json alone stays light
 
@@ -95,10 +129,10 @@ def _weights(folder: Path) -> dict:
         raise _broken(folder, f"{WEIGHTS} is damaged ({type(e).__name__}: {why})", "WeightsUnreadable", why) from None
 
 
-def _misfit(model, weights: dict) -> str | None:
-    """How weights fail to fit a model's parameters, in a few words; None when they fit."""
+def _misfit(model, have: dict[str, tuple[int, ...]]) -> str | None:
+    """How weights of these names and shapes fail to fit a model's parameters, in a few words;
+    None when they fit."""
     want = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-    have = {k: tuple(v.shape) for k, v in weights.items()}
     missing, extra = sorted(set(want) - set(have)), sorted(set(have) - set(want))
     shapes = [k for k in sorted(set(want) & set(have)) if want[k] != have[k]]
     parts = ([f"{len(missing)} tensors missing (e.g. {missing[0]})"] if missing else []) \
@@ -114,19 +148,25 @@ def load(folder: Path, device: str = "cpu"):
     or of another architecture, class count or channel count) raises ``ModelError`` saying which."""
     from fer.models.registry import build  # torch and timm, likewise
 
+    import torch
+
     folder = Path(folder)
     meta = checked_meta(folder)
-    weights = _weights(folder)
-    try:
-        model = build({"backbone": meta["architecture"], "channels": meta["channels"], "dropout": meta.get("dropout", 0.0),
-                       "members": meta.get("members")}, num_classes=len(meta["classes"]), for_training=False)
+    have = _header(folder)
+    block = {"backbone": meta["architecture"], "channels": meta["channels"], "dropout": meta.get("dropout", 0.0),
+             "members": meta.get("members")}
+    try:  # first on PyTorch's meta device: sized, not allocated, so a tiny file cannot cost gigabytes
+        with torch.device("meta"):
+            sized = build(block, num_classes=len(meta["classes"]), for_training=False)
     except (ValueError, KeyError, TypeError) as e:  # ModelError, or an ensemble's members that build nothing
         raise _broken(folder, str(e), detail=str(e)) from None
-    misfit = _misfit(model, weights)
+    misfit = _misfit(sized, have)
     if misfit:
         raise _broken(folder, f"{WEIGHTS} does not fit the {meta['architecture']} with {meta['channels']} channel(s) "
                               f"and {len(meta['classes'])} classes that {META} describes ({misfit})", "WeightsMisfit",
                       misfit)
+    weights = _weights(folder)
+    model = build(block, num_classes=len(meta["classes"]), for_training=False)
     model.load_state_dict(weights)
     return model.to(device).eval(), meta
 

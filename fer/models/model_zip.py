@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import math
 import tempfile
 import zipfile
@@ -163,10 +162,12 @@ def read(source: str | Path | bytes, label: str, limits: Limits | None = None) -
                 files[name] = read_member(zf, info.filename, limits)
             except (zipfile.BadZipFile, OSError, EOFError) as e:  # a damaged member (bad CRC, truncated)
                 raise ModelZipError(f"{label}: {info.filename!r} cannot be read ({e})") from None
+    from fer.models.folder import MetaError, parse_meta
+
     try:
-        meta = json.loads(files[layout.MODEL_META].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelZipError(f"{label}: {layout.MODEL_META} is not valid JSON ({e})") from None
+        meta = parse_meta(files[layout.MODEL_META])  # its size and nesting bounded before anything is built
+    except MetaError as e:
+        raise ModelZipError(f"{label}: {e}") from None
     check_meta(meta, f"{label}: {layout.MODEL_META}")
     ignored = [layout.ONNX_MODEL] if files.pop(layout.ONNX_MODEL, None) is not None else []
     return Contents(files, meta, ignored)

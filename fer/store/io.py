@@ -63,6 +63,34 @@ def write_parquet(path: Path, df) -> Path:
     return atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
+def _depth(value) -> int:
+    """How deep a parsed JSON value nests (without recursion)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        node, d = todo.pop()
+        if isinstance(node, (dict, list)):
+            deepest = max(deepest, d)
+            todo += [(v, d + 1) for v in (node.values() if isinstance(node, dict) else node)]
+    return deepest
+
+
+def loads_bounded(data: bytes, max_bytes: int, max_depth: int, what: str) -> Any:
+    """JSON from a file anyone may have written, bounded before it is parsed and used: at most
+    ``max_bytes`` and ``max_depth`` levels of nesting (a file nested 100,000 deep would exhaust
+    the parser's recursion); ``ValueError`` naming ``what`` otherwise."""
+    if len(data) > max_bytes:
+        raise ValueError(f"{what} is {len(data) / 2**20:.1f} MiB, over the {max_bytes / 2**20:g} MiB it may take")
+    try:
+        value = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        raise ValueError(f"{what} nests deeper than {max_depth} levels") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{what} is not valid JSON ({type(e).__name__}: {e})") from None
+    if _depth(value) > max_depth:
+        raise ValueError(f"{what} nests deeper than {max_depth} levels")
+    return value
+
+
 def read_json(path: Path, default: Any = None) -> Any:
     """A JSON file, or ``default`` when it is missing or torn."""
     try:

@@ -6,7 +6,6 @@ into one version."""
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import shutil
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ from fer.store.names import (
 )
 from fer.store.runs import Run
 
+META_MAX_BYTES = 1 << 20  # a model.json is a few kB (an ensemble's, with its members' figures, tens)
+META_MAX_DEPTH = 16  # its deepest real nesting is 5 (an ensemble member's training config)
 SHIPPED_VERSION = "shipped"
 SHIPPED_RE = re.compile(r"shipped(-[0-9]{1,6})?")  # the shipped default, or an earlier shipped one
 DEFAULT = "default"
@@ -35,6 +36,13 @@ def _sha256(path: Path) -> str:
                 h.update(chunk)
         _SHA256[key] = h.hexdigest()
     return _SHA256[key]
+
+
+def read_model_meta(folder: Path) -> dict:
+    """A model folder's model.json, bounded in size and nesting before it is parsed (anyone may
+    have written it); ``ValueError`` when it is too large, too deep or not JSON."""
+    return io.loads_bounded((Path(folder) / layout.MODEL_META).read_bytes(), META_MAX_BYTES, META_MAX_DEPTH,
+                            layout.MODEL_META)
 
 
 def _has_model_files(folder: Path) -> bool:
@@ -59,7 +67,7 @@ class ModelVersion:
         return {"run": f"run {self.name}", "folder": f"folder {self.name}"}.get(self.kind, self.ref)
 
     def meta(self) -> dict:
-        return json.loads((self.folder / layout.MODEL_META).read_text("utf-8"))
+        return read_model_meta(self.folder)
 
     def info(self) -> dict:
         """version.json of a named model's version: source run, created, sha256, figures."""
@@ -309,7 +317,7 @@ def add_version(name: str, fill, source: dict, figures=None) -> ModelVersion:
             fill(new)
             if not _has_model_files(new):
                 raise StoreError(f"a version of {name!r} needs {layout.WEIGHTS} and {layout.MODEL_META}")
-            figs = figures() if figures else figures_of(json.loads((new / layout.MODEL_META).read_text("utf-8")))
+            figs = figures() if figures else figures_of(read_model_meta(new))
             io.write_json(new / layout.VERSION_INFO, {
                 "version": number, "source_run": None, **source, "created": now(),
                 "sha256": _sha256(new / layout.WEIGHTS), "figures": figs})
@@ -322,7 +330,7 @@ def add_version(name: str, fill, source: dict, figures=None) -> ModelVersion:
 
 
 def _run_figures(run: Run) -> dict:
-    out = figures_of(json.loads((run.folder / layout.MODEL_META).read_text("utf-8")))
+    out = figures_of(read_model_meta(run.folder))
     for split in ("val", "test"):  # an evaluation on the run's own dataset fills what model.json lacks
         summary = io.read_json(run.folder / layout.EVAL / str(run.dataset) / split / layout.SUMMARY, {}) or {}
         if split not in out and "accuracy" in summary:
