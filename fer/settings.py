@@ -2,7 +2,7 @@
 
 | key             | environment         | default                           |
 |-----------------|---------------------|-----------------------------------|
-| import_roots    | FER_IMPORT_ROOTS    | the home folder and the store     |
+| import_roots    | FER_IMPORT_ROOTS    | the store's imports/ folder       |
 | device          | FER_DEVICE          | "auto" (a GPU when there is one)  |
 | max_jobs        | FER_MAX_JOBS        | 1                                 |
 | ice_servers     | FER_ICE_SERVERS     | [] (localhost needs none)         |
@@ -97,7 +97,7 @@ class Settings:
                 raise ValueError(f"ICE server {server!r} needs 'urls' (e.g. stun:host:3478)")
         if self.jobs_backend not in BACKENDS:
             raise ValueError(f"jobs_backend {self.jobs_backend!r}: use {' or '.join(BACKENDS)}")
-        if not isinstance(self.ray_address, str) or not re.match(r"^https?://[^\s/]+(:\d+)?/?$", self.ray_address):
+        if not isinstance(self.ray_address, str) or not re.fullmatch(r"https?://[^\s/]+(:\d+)?/?", self.ray_address):
             raise ValueError(f"ray_address {self.ray_address!r}: use the Ray dashboard's URL, e.g. http://127.0.0.1:8265")
         if not isinstance(self.study_storage, str) or (self.study_storage and "://" not in self.study_storage):
             raise ValueError(f"study_storage {self.study_storage!r}: leave it empty (SQLite in the store) or give an "
@@ -115,7 +115,9 @@ def path() -> Path:
 
 
 def default_import_roots() -> list[str]:
-    return [str(Path.home()), str(store.root())]
+    """The store's own import folder: the app imports from nowhere else until the owner adds a
+    folder (Settings, or ``FER_IMPORT_ROOTS``)."""
+    return [str(store.layout.imports_dir())]
 
 
 def load() -> Settings:

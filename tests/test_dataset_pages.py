@@ -42,7 +42,7 @@ def test_refusals_from_the_ui_write_nothing(store, tmp_path, monkeypatch):
     at.text_input(key="new-name").set_value("x")
     at.text_input(key="new-path").set_value(str(outside))
     at.button(key="add-path").click().run()
-    assert "outside the import roots" in at.error[0].value
+    assert "no folder, zip or CSV of that name inside the import roots" in at.error[0].value
     # an unknown layout: the preview says so
     unknown = b.write(tmp_path / "allowed" / "odd" / "a" / "p.png", b.image_bytes()).parent.parent
     at.text_input(key="new-path").set_value(str(unknown))

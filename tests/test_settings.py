@@ -11,7 +11,7 @@ PAGE = str(REPO / "pages" / "10_Settings.py")
 def test_defaults_on_an_empty_store(store):
     s = settings.load()
     assert s.device == "auto" and s.max_jobs == 1 and s.ice_servers == []
-    assert str(store) in s.import_roots
+    assert s.import_roots == [str(store / "imports")]  # the store's own import folder, nothing else
     assert set(s.origin.values()) == {"default"}
     assert not store.exists()  # reading settings writes nothing
 

@@ -50,13 +50,14 @@ def name_problem(name: str) -> str | None:
 
 
 def check_folder(path: str) -> Path:
-    """A server folder the app may import from (inside the import roots of the settings)."""
+    """A folder, zip or CSV on the server that the app may import from: inside the import roots
+    of the settings, and there. A missing path and one outside the roots get the same answer, so
+    the box tells nobody which paths exist on the server."""
     p = Path(path).expanduser()
-    if not p.exists():
-        raise SourceError(f"{path}: no such file or folder")
-    if not settings.within_import_roots(p):
+    if not (settings.within_import_roots(p) and p.exists()):
         roots = ", ".join(settings.load().import_roots)
-        raise SourceError(f"{path} is outside the import roots ({roots}); add its folder to the settings first")
+        raise SourceError(f"{path}: no folder, zip or CSV of that name inside the import roots ({roots}); put it "
+                          "there, or add its folder to the import roots on the Settings page")
     return p.resolve()
 
 

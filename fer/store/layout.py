@@ -16,6 +16,7 @@ $FER_ARTIFACTS (default: ./artifacts)
                     video_previews.npy, video.json)
   studies/          studies.db (Optuna's SQLite storage of sweeps, unless study_storage names another)
   evals/<key>/<dataset>/<split>/   evaluations of models outside the store (the shipped one)
+  imports/          folders and zips to import from the app (the default import root)
   exports/onnx/<weights sha256>.onnx   a model exported for onnxruntime, made on first use
 ```
 An evaluation folder holds summary.json and predictions.parquet (summary_flip.json and
@@ -34,6 +35,7 @@ ACTIVITY_LOCK = ".activity.lock"
 JOBS_LOCK = ".jobs.lock"
 MODELS_LOCK = ".models.lock"
 DATASETS, RUNS, MODELS, JOBS, EVALS, EXPORTS = "datasets", "runs", "models", "jobs", "evals", "exports"
+IMPORTS = "imports"  # folders and zips put here can be imported from the app (the default import root)
 STUDIES = "studies"
 STUDIES_DB = "studies.db"  # Optuna's SQLite storage (with its -journal beside it)
 
@@ -117,6 +119,10 @@ def models_dir() -> Path:
 
 def jobs_dir() -> Path:
     return root() / JOBS
+
+
+def imports_dir() -> Path:
+    return root() / IMPORTS
 
 
 def evals_dir() -> Path:
