@@ -1,5 +1,7 @@
 """The Ray jobs backend against a real local Ray (``ray start --head`` on free ports, dashboard and
-job server included), started once for this module and stopped at its end: a smoke training
+job server included, with token authentication: ``RAY_AUTH_MODE=token``), started once for this
+module and stopped at its end: the app sends the token (a client without it is refused, and the
+token reaches no job); a smoke training
 submitted with ``python -m fer train --submit`` finishes, is listed on Train and Runs with its
 log; a long one is cancelled cleanly; a job Ray could not start says why; a sweep's trial runs on
 Ray against the same study storage. Without Ray installed, the backend says how to install it.
@@ -7,6 +9,7 @@ Ray against the same study storage. Without Ray installed, the backend says how 
 Skipped with a reason where Ray is absent (it is an optional extra; ``.ci/run`` installs it)."""
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -42,13 +45,22 @@ def _ray_env(extra: dict | None = None) -> dict:
             "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p), **(extra or {})}
 
 
+TOKEN = secrets.token_hex(16)  # this module's cluster's authentication token (RAY_AUTH_MODE=token)
+
+
+def _client(address: str, token: str | None = TOKEN):
+    from ray.job_submission import JobSubmissionClient
+
+    return JobSubmissionClient(address, headers={"Authorization": f"Bearer {token}"} if token else None)
+
+
 @pytest.fixture(scope="module")
 def ray_head():
-    """One local Ray head for the module: started with ``--block`` in its own session, so that
-    stopping it ends exactly the processes it started (``ray stop`` would end every Ray on the
-    machine). Yields the dashboard URL."""
+    """One local Ray head for the module, with token authentication, as the README starts one:
+    started with ``--block`` in its own session, so that stopping it ends exactly the processes it
+    started (``ray stop`` would end every Ray on the machine). Yields the dashboard URL; the
+    token is in ``RAY_AUTH_TOKEN`` for the app (and its CLI) while the module runs."""
     pytest.importorskip("ray.job_submission", reason="Ray is an optional extra: pip install 'fer-studio[ray]'")
-    from ray.job_submission import JobSubmissionClient
 
     ports = {k: _free_port() for k in PORTS}
     temp = tempfile.mkdtemp(prefix="fer-ray-", dir="/tmp")  # short: Ray's unix sockets live under it
@@ -57,7 +69,8 @@ def ray_head():
            "--include-dashboard", "true", "--dashboard-host", "127.0.0.1", "--node-ip-address", "127.0.0.1",
            "--temp-dir", temp, "--disable-usage-stats", *[f"--{k}={v}" for k, v in ports.items()]]
     log = open(os.path.join(temp, "head.log"), "w")
-    head = subprocess.Popen(cmd, env=_ray_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    head = subprocess.Popen(cmd, env=_ray_env({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": TOKEN}), stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     address = f"http://127.0.0.1:{ports['dashboard-port']}"
     client, t = None, time.time()
     while client is None:
@@ -65,11 +78,13 @@ def ray_head():
             log.flush()
             pytest.fail(f"Ray did not start: {open(log.name).read()[-3000:]}")
         try:
-            client = JobSubmissionClient(address)
+            client = _client(address)
             client.list_jobs()
         except Exception:
             client = None
             time.sleep(1)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("RAY_AUTH_TOKEN", TOKEN)  # where the app finds it (as Ray's own tools do)
     try:
         yield address
     finally:
@@ -86,6 +101,7 @@ def ray_head():
             os.killpg(head.pid, signal.SIGKILL)
         log.close()
         shutil.rmtree(temp, ignore_errors=True)
+        mp.undo()
 
 
 @pytest.fixture
@@ -97,9 +113,7 @@ def on_ray(store, tmp_path, monkeypatch, ray_head):
 
 
 def _ray_status(address: str, ray_job: str) -> str:
-    from ray.job_submission import JobSubmissionClient
-
-    return JobSubmissionClient(address).get_job_status(ray_job).value
+    return _client(address).get_job_status(ray_job).value
 
 
 def _wait(predicate, timeout=300, what="it"):
@@ -186,3 +200,28 @@ def test_an_unreachable_ray_is_one_line_and_writes_nothing(store, tmp_path, monk
     assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
     assert "no Ray job server at http://127.0.0.1:" in p.stderr and "ray start --head" in p.stderr
     assert not (store / layout.RUNS).exists()
+
+
+def test_the_cluster_asks_for_its_token_and_the_app_sends_it_to_no_job(on_ray, store, monkeypatch):
+    import urllib.error
+    import urllib.request
+
+    from fer.jobs.backends.ray_jobs import RayBackend
+
+    with pytest.raises(urllib.error.HTTPError) as refused:  # a client without the token
+        urllib.request.urlopen(f"{on_ray}/api/jobs/", timeout=10)
+    assert refused.value.code == 401
+    with pytest.raises(Exception, match="Authentication|401"):
+        _client(on_ray, token=None).list_jobs()
+    folder = jobs.submit("evaluate", {"model": "default", "dataset": "tiny", "split": "test"})  # with the token
+    _wait(lambda: jobs.status(folder)["state"] not in jobs.ACTIVE, 300, "the evaluation on Ray")
+    status = jobs.status(folder)
+    assert status["state"] == "finished", jobs.log_tail(folder, 30)
+    info = _client(on_ray).get_job_info(status["ray_job"])
+    shown = json.dumps(info.runtime_env) + json.dumps(status) + jobs.log_tail(folder, 200)
+    assert TOKEN not in shown  # not in the job's environment, its status or its log
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "not-the-token")
+    monkeypatch.setenv("RAY_AUTH_TOKEN_PATH", str(store / "none"))
+    with pytest.raises(ValueError) as wrong:
+        RayBackend(on_ray).check()
+    assert "refused the one FER Studio sent" in str(wrong.value) and "not-the-token" not in str(wrong.value)

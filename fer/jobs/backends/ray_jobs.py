@@ -10,12 +10,18 @@ failed with Ray's own message and log, read back through the job API.
 
 Ray is an optional extra (``pip install 'fer-studio[ray]'``); without it this backend refuses
 jobs with that command rather than failing later.
+
+A cluster started with token authentication (``RAY_AUTH_MODE=token``, Ray 2.52 and later) is sent
+its token with every request, found where Ray itself looks for it: ``RAY_AUTH_TOKEN``, the file
+``RAY_AUTH_TOKEN_PATH`` names, or ``~/.ray/auth_token``. FER Studio never writes the token, never
+shows or logs it, and never passes it to a job.
 """
 from __future__ import annotations
 
 import os
 import secrets
 import shlex
+from pathlib import Path
 
 from fer import settings
 from fer.jobs.backends import ENTRY_POINT, job_env, tail
@@ -26,6 +32,18 @@ INSTALL = "pip install 'fer-studio[ray]' (or pip install -r requirements-ray.txt
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 # a cancel through Ray's own API (the dashboard, `ray job stop`) waits this long before SIGKILL
 STOP_WAIT_SECONDS = 120
+
+
+def _token() -> str | None:
+    """The cluster's authentication token, where Ray looks for it; None when there is none."""
+    token = os.environ.get("RAY_AUTH_TOKEN", "").strip()
+    if token:
+        return token
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token").expanduser()
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        return None
 
 
 def _client_class():
@@ -45,10 +63,18 @@ class RayBackend:
 
     def client(self):
         cls = _client_class()
+        token = _token()
         try:
-            return cls(self.address)
-        except Exception as e:  # ConnectionError, RuntimeError, ...: one line either way
-            raise JobError(f"no Ray job server at {self.address} ({type(e).__name__}: {str(e).splitlines()[0][:200]}); "
+            return cls(self.address, headers={"Authorization": f"Bearer {token}"} if token else None)
+        except Exception as e:  # ConnectionError, RuntimeError, ...: one line either way (never the token)
+            first = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+            if "Authentication" in str(e) or "401" in first or "403" in first:
+                raise JobError(f"Ray at {self.address} asks for its authentication token (it runs with "
+                               "RAY_AUTH_MODE=token) and " + ("refused the one FER Studio sent" if token else
+                                                              "FER Studio has none") +
+                               ": set RAY_AUTH_TOKEN or RAY_AUTH_TOKEN_PATH where FER Studio runs, or put the "
+                               "cluster's token in ~/.ray/auth_token") from None
+            raise JobError(f"no Ray job server at {self.address} ({type(e).__name__}: {first}); "
                            "start one with `ray start --head` or correct ray_address in the settings") from None
 
     def check(self) -> None:
