@@ -6,7 +6,12 @@ Prints one JSON object. Bombs (built in a temporary folder): each is imported by
 ``python -m fer dataset import`` in its own process, with its peak resident memory (the largest
 of the import and its pool workers), seconds and store growth, beside a bare import of the same
 600 small images without the bomb. Decisions: two processes and two threads writing 500 each;
-how many of the 1,000 are in ``exclusions.csv`` afterwards.
+how many of the 1,000 are in ``exclusions.csv`` afterwards. Model zips that claim to be huge (a
+444-byte zip naming vit_large, an ensemble of 12 of them, a model.json nested 100,000 deep), each
+imported by ``python -m fer model import`` with its peak memory, beside importing the shipped
+model's own zip. Two sessions on one model: Grad-CAM in one thread while another classifies
+batches of 4 faces on the same loaded model, 36 maps: exceptions, and maps that differ from
+those computed alone.
 """
 from __future__ import annotations
 
@@ -84,6 +89,61 @@ def decisions(tmp: Path) -> dict:
     return out
 
 
+def model_imports(tmp: Path) -> dict:
+    from test_hostile import HOSTILE
+
+    from fer.models import model_zip
+    from fer.store import resolve_model
+
+    out = {}
+    cases = {"valid (the shipped model's zip)": lambda: model_zip.zip_bytes(resolve_model("default")),
+             **{k: make for k, (make, _) in HOSTILE.items()}}
+    for name, make in cases.items():
+        data = make()
+        path = tmp / f"{len(out)}.zip"
+        path.write_bytes(data)
+        env = {**os.environ, "FER_ARTIFACTS": tempfile.mkdtemp(dir=tmp), "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+        r = b.run_measured([sys.executable, "-m", "fer", "model", "import", str(path), "--name", "m"], env)
+        out[name] = {"zip_bytes": len(data), "exit": r["rc"], "peak_rss_mib": round(r["peak_kib"] / 1024),
+                     "seconds": round(r["seconds"], 2), "said": (r["stderr"].strip().splitlines() or [r["stdout"].strip()])[-1][:160]}
+    return out
+
+
+def two_sessions_on_one_model() -> dict:
+    import numpy as np
+
+    from fer import explain
+    from fer.predict import Predictor
+
+    p = Predictor.load("default")
+    rng = np.random.default_rng(0)
+    crops = [rng.integers(0, 255, (48, 48), dtype=np.uint8) for _ in range(6)]
+    batch = [rng.integers(0, 255, (48, 48), dtype=np.uint8) for _ in range(4)]
+    alone = [explain.explain(p.model, p.meta, c, "GradCAM", target=k % 7)[0] for k, c in enumerate(crops)]
+    errors, wrong, done, classified = [], [0], threading.Event(), [0]
+
+    def explaining():
+        for r in range(36):
+            try:
+                heat = explain.explain(p.model, p.meta, crops[r % 6], "GradCAM", target=r % 6 % 7)[0]
+                wrong[0] += not np.allclose(heat, alone[r % 6], atol=1e-6)
+            except Exception as e:  # noqa: BLE001 - counted
+                errors.append(type(e).__name__)
+        done.set()
+
+    def classifying():
+        while not done.is_set():
+            p.classify(batch)
+            classified[0] += 1
+
+    threads = [threading.Thread(target=explaining), threading.Thread(target=classifying)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return {"maps": 36, "exceptions": len(errors), "maps_unlike_alone": wrong[0], "batches_classified": classified[0]}
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -104,6 +164,8 @@ def main() -> None:
                                                         FER_ZIP_MAX_RATIO="1000000"),
             "png_30000x30000_flagged": imported(pixels, tmp),
             "decisions": decisions(tmp),
+            "model_zip_imports": model_imports(tmp),
+            "two_sessions_on_one_model": two_sessions_on_one_model(),
         }
     print(json.dumps(result, indent=2))
 
