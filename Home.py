@@ -31,16 +31,16 @@ c[3].metric("Models", len(models))
 c[4].metric("Running jobs", len(active))
 
 if data:
-    st.dataframe(pd.DataFrame(data), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(data), hide_index=True, width="stretch", placeholder="—")
 else:
     st.info("No dataset yet. Import one from a folder, a .zip or a FER2013 CSV (the format is detected):")
     st.code("python -m fer dataset import path/to/fer2013.zip --name fer2013", language="bash")
     st.caption("Several sources make one dataset; `--map joy=happy` maps a label of yours onto a class. "
                "`python -m fer dataset import --help` lists every format.")
 if active:
-    st.dataframe(pd.DataFrame(active), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(active), hide_index=True, width="stretch", placeholder="—")
 if runs:
-    st.dataframe(pd.DataFrame(runs), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(runs), hide_index=True, width="stretch", placeholder="—")
 
 st.subheader("Default model")
 dm = overview.default_model()
@@ -48,7 +48,7 @@ if dm is None:
     st.caption("None yet: promote a finished run to `default` on the Runs page.")
 else:
     origin = "shipped with FER Studio" if dm["shipped"] else f"promoted by you (version {dm['version']} of default)"
-    figures = (f"; test accuracy {dm['test_accuracy']:.1%}, macro-F1 {dm['test_macro_f1']:.3f}"
+    figures = (f"; test accuracy {dm['test_accuracy']:.2%}, macro-F1 {dm['test_macro_f1']:.3f}"
                if dm["test_accuracy"] is not None else "")
     st.markdown(f"**{dm['architecture']}** ({dm['input']}), trained on {dm['dataset']}, {origin}{figures}.")
     st.caption(f"`{dm['folder']}`" + (f" · its card: `{Path(dm['card']).name}` beside the weights" if dm["card"] else ""))
@@ -67,7 +67,7 @@ else:
          "STUN/TURN for the camera off localhost"),
     ]
     st.dataframe(pd.DataFrame([{"setting": k, "value": v, "from": s.origin[k.replace(" ", "_")], "meaning": m}
-                               for k, v, m in rows]), hide_index=True, width="stretch")
+                               for k, v, m in rows]), hide_index=True, width="stretch", placeholder="—")
     st.caption(f"Saved in `{settings.path()}`; FER_IMPORT_ROOTS, FER_DEVICE, FER_MAX_JOBS, FER_ICE_SERVERS override it.")
 st.page_link("pages/10_Settings.py", label="Change the settings")
 

@@ -144,8 +144,9 @@ def cmd_predict(args) -> int:
             if args.json:
                 print(json.dumps(image_record(path, results, model)), flush=True)
             else:
-                print(f"{path}: " + ("; ".join(f"{r.label} {r.confidence:.0%} at {[round(v) for v in r.box]}"
-                                               for r in results) or "no face found (try --whole-image)"))
+                found = "; ".join(f"face {k} {r.label} {r.confidence:.0%} at {[round(v) for v in r.box]}"
+                                  for k, r in enumerate(results, 1))
+                print(f"{path}: {found or 'no face found (try --whole-image)'}")
             continue
 
         bar = None if args.quiet else _progress_bar()

@@ -15,18 +15,19 @@ COLOURS = {"angry": (220, 50, 47), "disgust": (133, 153, 0), "fear": (108, 113, 
            "sad": (38, 139, 210), "surprise": (211, 54, 130), "neutral": (147, 161, 161)}
 
 
-def annotate(image: np.ndarray, results, bgr: bool = False, bars: bool = True) -> np.ndarray:
-    """A copy of ``image`` (RGB, or BGR with ``bgr``) with every ``FaceResult`` drawn on it."""
+def annotate(image: np.ndarray, results, bgr: bool = False, bars: bool = True, numbered: bool = False) -> np.ndarray:
+    """A copy of ``image`` (RGB, or BGR with ``bgr``) with every ``FaceResult`` drawn on it;
+    ``numbered``: each label starts with the face's number (1 for the first, as in the tables)."""
     out = np.ascontiguousarray(image.copy())
     h, w = out.shape[:2]
     scale = max(0.4, min(1.2, w / 900))
     thick = max(1, int(round(2 * scale)))
-    for r in results:
+    for k, r in enumerate(results, 1):
         colour = COLOURS.get(r.label, (255, 255, 255))
         colour = colour[::-1] if bgr else colour
         x1, y1, x2, y2 = (int(round(v)) for v in r.box)
         cv2.rectangle(out, (x1, y1), (x2, y2), colour, thick)
-        text = f"{r.label} {r.probs[r.label]:.0%}"
+        text = (f"{k} " if numbered else "") + f"{r.label} {r.probs[r.label]:.0%}"
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, thick)
         ty = y1 - 4 if y1 - th - 8 > 0 else y2 + th + 4
         cv2.rectangle(out, (x1, ty - th - 4), (x1 + tw + 4, ty + base - 2), colour, -1)

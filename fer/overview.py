@@ -24,8 +24,9 @@ def runs() -> list[dict]:
 
 
 def models() -> list[str]:
-    """Named models of the store (the shipped default is not the store's)."""
-    return [m.name for m in Model.list() if any(v.kind == "version" for v in m.versions())]
+    """Every named model: ``default`` (the shipped model until a run is promoted onto it) and each
+    name of the store."""
+    return [m.name for m in Model.list()]
 
 
 def active_jobs() -> list[dict]:

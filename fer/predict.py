@@ -166,14 +166,14 @@ def results_table(results: Iterable[tuple[str, list[FaceResult]]], model: dict) 
     """One row per face of each named image, each naming the model that made it (``model``: a
     ``Predictor.identity()``): the Predict page's table and CSV, and ``python -m fer predict --csv``."""
     named = dict(zip(MODEL_COLUMNS, (model["name"], model["version"], model["sha256"])))
-    rows = [{"image": name, "face": k, "label": r.label, "confidence": r.confidence,
+    rows = [{"image": name, "face": k, "label": r.label, "confidence": r.confidence,  # faces counted from 1
              **{f"box_{n}": round(v, 1) for n, v in zip(("x1", "y1", "x2", "y2"), r.box)},
              **{c: r.probs[c] for c in CLASSES}, **named}
-            for name, found in results for k, r in enumerate(found)]
+            for name, found in results for k, r in enumerate(found, 1)]
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
 def image_record(name: str, found: list[FaceResult], model: dict) -> dict:
     """One image's faces as JSON and the model that found them: a line of ``python -m fer predict
     --json`` and an entry of the Predict page's JSON download."""
-    return {"image": name, "model": dict(model), "faces": [r.to_dict() for r in found]}
+    return {"image": name, "model": dict(model), "faces": [{"face": k, **r.to_dict()} for k, r in enumerate(found, 1)]}

@@ -86,19 +86,23 @@ def eta_seconds(epochs_done: list[dict], progress: float, total_epochs: int) -> 
 
 RESUME_GAP = 3.0  # an epoch whose wall time is over this many times its training time spans a pause
 SMALL = 2000  # images an epoch under which a run says little about speed
+BUSY = 0.6  # a CPU run that got less than this share of its threads' time ran beside other work
 
 
 def speed_key(cfg: dict, device: str) -> tuple:
-    """What training speed depends on most: backbone, input size, channels and the kind of device."""
+    """What training speed depends on most: backbone, input size, channels, batch size and the
+    kind of device."""
     m = cfg.get("model") or {}
-    return (m.get("backbone"), m.get("input_size"), m.get("channels"), device)
+    return (m.get("backbone"), m.get("input_size"), m.get("channels"), cfg.get("batch_size"), device)
 
 
 def run_speed(run: Run) -> dict | None:
-    """The speed a run measured: ``{"key", "images_per_s", "images"}``, training images per second
-    of wall time per epoch (training, validation, checkpoints: epochs after the first, when there
-    are some, and none that spans a pause), the median over its epochs; ``images`` per epoch.
-    None before its first epoch."""
+    """The speed a run measured: ``{"key", "images_per_s", "images", "busy"}``, training images
+    per second of wall time per epoch (training, validation, checkpoints: epochs after the first,
+    when there are some, and none that spans a pause), the median over its epochs; ``images`` per
+    epoch; ``busy`` when, on a CPU, the process got under ``BUSY`` of its threads' time (other work
+    shared the cores: its speed says more about that moment than about the machine). None before
+    its first epoch."""
     ep = run.epochs()
     if ep.empty or not {"images_per_s", "epoch_seconds", "time"} <= set(ep):
         return None
@@ -111,8 +115,12 @@ def run_speed(run: Run) -> dict | None:
     except ValueError:  # no weights yet: no record of the hardware
         return None
     device = "cuda" if (meta.get("hardware") or {}).get("gpu") else "cpu"
+    busy = False
+    if device == "cpu" and {"cpu_seconds", "threads"} <= set(ep):  # runs of before this was recorded: not judged
+        share = ep["cpu_seconds"] / (ep["epoch_seconds"] * ep["threads"]).clip(lower=1e-9)
+        busy = bool(share.median() < BUSY)
     return {"key": speed_key(run.config(), device), "images_per_s": float(speeds.median()),
-            "images": float(seen.median())}
+            "images": float(seen.median()), "busy": busy}
 
 
 def shipped_speed() -> dict | None:
@@ -132,31 +140,39 @@ def shipped_speed() -> dict | None:
             "threads": (meta.get("hardware") or {}).get("torch_threads")}
 
 
-def measured_speeds(latest: int = 5) -> dict[tuple, dict]:
-    """Speed key → ``{"images_per_s", "basis"}``: the median of the latest ``latest`` runs' speeds
-    (the machine's load changes; recent runs say more about it), runs of at least ``SMALL`` images
-    an epoch preferred (on a tiny dataset the fixed cost of an epoch dominates); the shipped
-    model's training for a key no run has measured."""
-    found: dict[tuple, dict[bool, list[float]]] = {}
-    for run in Run.list():  # newest first
+def measured_speeds() -> dict[tuple, dict]:
+    """Speed key → ``{"images_per_s", "basis", "guess"}``: the median speed of every run of this
+    store with that key (never only the latest: one busy run does not swing it). Runs on a small
+    dataset (under ``SMALL`` images an epoch: an epoch's fixed cost dominates) and runs on a busy
+    machine are left out while others are there; without others, the shipped model's own training
+    speaks for its key; failing that, the estimate is said to be a guess and from what."""
+    found: dict[tuple, list[dict]] = {}
+    for run in Run.list():
         try:
             measured = run_speed(run)
         except (OSError, ValueError, yaml.YAMLError):
             continue
         if measured:
-            kept = found.setdefault(measured["key"], {True: [], False: []})[measured["images"] >= SMALL]
-            if len(kept) < latest:
-                kept.append(measured["images_per_s"])
-    out = {}
-    for key, by_size in found.items():
-        big = bool(by_size[True])
-        speeds = by_size[big]
-        out[key] = {"images_per_s": float(pd.Series(speeds).median()),
-                    "basis": f"the latest {len(speeds)} run(s) here" + ("" if big else " (all on small datasets)")}
+            found.setdefault(measured["key"], []).append(measured)
     shipped = shipped_speed()
-    if shipped and shipped["key"] not in out:
-        out[shipped["key"]] = {"images_per_s": shipped["images_per_s"],
-                               "basis": f"the shipped model's training ({shipped['threads']} CPU threads)"}
+    out = {}
+    for key in set(found) | ({shipped["key"]} if shipped else set()):
+        runs_ = found.get(key, [])
+        good = [r["images_per_s"] for r in runs_ if r["images"] >= SMALL and not r["busy"]]
+        left = len(runs_) - len(good)
+        if good:
+            out[key] = {"images_per_s": float(pd.Series(good).median()), "guess": False,
+                        "basis": f"the median of {len(good)} run(s) here" + (
+                            f" ({left} on a small dataset or a busy machine left out)" if left else "")}
+        elif shipped and shipped["key"] == key:
+            out[key] = {"images_per_s": shipped["images_per_s"], "guess": False,
+                        "basis": f"the shipped model's training ({shipped['threads']} CPU threads)"}
+        else:
+            why = ", ".join(w for w, hit in (("on a small dataset", any(r["images"] < SMALL for r in runs_)),
+                                             ("on a busy machine", any(r["busy"] for r in runs_))) if hit)
+            out[key] = {"images_per_s": float(pd.Series([r["images_per_s"] for r in runs_]).median()), "guess": True,
+                        "basis": f"{len(runs_)} run(s) here, all {why}: a guess until a run on a larger dataset and "
+                                 "a quiet machine measures it"}
     return out
 
 
@@ -167,7 +183,7 @@ def estimate(cfg: dict, train_images: int, device: str, speeds: dict[tuple, dict
     images = train_images * int(cfg.get("epochs") or 0)
     ips = speed["images_per_s"] if speed else None
     return {"images": images, "device": device, "images_per_s": ips, "basis": speed["basis"] if speed else None,
-            "seconds": images / ips if ips else None}
+            "guess": bool(speed and speed["guess"]), "seconds": images / ips if ips else None}
 
 
 def duration(seconds: float | None) -> str:

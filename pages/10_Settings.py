@@ -19,7 +19,7 @@ except ValueError as e:
                           origin={k: "default" for k in settings.KEYS})
 
 st.dataframe(pd.DataFrame([{"setting": k, "value": str(getattr(s, k)), "from": s.origin.get(k, "default")}
-                           for k in settings.KEYS]), hide_index=True, width="stretch")
+                           for k in settings.KEYS]), hide_index=True, width="stretch", placeholder="—")
 overridden = [f"{k} ({s.origin[k]})" for k in settings.KEYS if s.origin.get(k, "").startswith("FER_")]
 if overridden:
     st.warning("Set by environment variables, which win over this file: " + ", ".join(overridden))

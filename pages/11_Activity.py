@@ -25,7 +25,7 @@ table = pd.DataFrame([{"time": r.get("time"), "who": f"{r['actor'].get('name')} 
                        "action": r.get("action"), "on": r.get("target"), "outcome": r.get("outcome"),
                        "detail": r.get("error") or ", ".join(f"{k}: {v}" for k, v in (r.get("detail") or {}).items()),
                        "id": r.get("id")} for r in found])
-st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 420))
+st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 420), placeholder="—")
 st.download_button("Activity (CSV)", table.to_csv(index=False), "activity.csv", "text/csv")
 
 st.subheader("Undo a decision action")

@@ -26,62 +26,65 @@ def data_jobs() -> list[dict]:
 
 # -- import ------------------------------------------------------------------------------------
 with import_tab:
-    st.markdown("Several sources make one dataset; the format of each is detected unless you name it.")
-    read_only = access.locked(actor, "import datasets")
-    if st.session_state.pop("import-queued", False):  # a fresh form once the import is on its way
-        st.session_state["new-name"] = ""
-    name = st.text_input("Dataset name", key="new-name", help=importing.NAME_RULE)
-    problem = importing.name_problem(name)  # said before anything is uploaded or queued
-    if problem:
-        (st.error if name else st.caption)(problem)
-    sources = st.session_state.setdefault("sources", [])
-    kind = st.radio("Source", ["a folder on the server", "an uploaded zip"], horizontal=True)
-    c = st.columns([3, 1, 1])
-    fmt = c[1].selectbox("Format", ["auto"] + list(FORMATS), key="new-format")
-    if kind == "a folder on the server":
-        path = c[0].text_input("Folder, zip or CSV on the server", key="new-path",
-                               help=f"inside the import roots: {', '.join(settings.load().import_roots)}")
-        if c[2].button("Add", key="add-path", disabled=read_only):
+    with st.container():  # the job panel below keeps its place whatever messages come and go here
+        st.markdown("Several sources make one dataset; the format of each is detected unless you name it.")
+        read_only = access.locked(actor, "import datasets")
+        if st.session_state.pop("import-queued", False):  # a fresh form once the import is on its way
+            st.session_state["new-name"] = ""
+        name = st.text_input("Dataset name", key="new-name", help=importing.NAME_RULE)
+        problem = importing.name_problem(name)  # said before anything is uploaded or queued
+        if problem:
+            (st.error if name else st.caption)(problem)
+        sources = st.session_state.setdefault("sources", [])
+        kind = st.radio("Source", ["a folder on the server", "an uploaded zip"], horizontal=True)
+        c = st.columns([3, 1, 1])
+        fmt = c[1].selectbox("Format", ["auto"] + list(FORMATS), key="new-format")
+        if kind == "a folder on the server":
+            path = c[0].text_input("Folder, zip or CSV on the server", key="new-path",
+                                   help=f"inside the import roots: {', '.join(settings.load().import_roots)}")
+            if c[2].button("Add", key="add-path", disabled=read_only):
+                try:
+                    sources.append({"location": str(importing.check_folder(path)),
+                                    "format": None if fmt == "auto" else fmt})
+                except (SourceError, ValueError) as e:
+                    st.error(str(e))
+        else:
+            up = c[0].file_uploader("A zip of images", type=["zip"], key="new-zip")
+            if c[2].button("Add", key="add-zip", disabled=up is None or problem is not None or read_only,
+                           help="the zip is kept inside the dataset's folder: name the dataset first"):
+                try:
+                    saved = actions.datasets.add_upload(actor, name, up.name, up.getvalue())
+                    sources.append({"location": str(saved), "format": None if fmt == "auto" else fmt})
+                except (SourceError, ValueError, actions.Refused) as e:
+                    st.error(f"{up.name}: {e}" if up else str(e))
+        if sources:
+            st.dataframe(pd.DataFrame(sources), hide_index=True, width="stretch", placeholder="—")
+            if st.button("Clear the sources"):
+                sources.clear()
+                st.rerun()
+        typed = st.text_area("Label mapping (one per line)", key="new-map",
+                             placeholder="joy=happy\n0=angry\ncontempt=drop")
+        mapping = [m.strip() for m in typed.splitlines() if m.strip()]
+        align = st.checkbox("Detect and align the faces after the import", key="new-align")
+        c = st.columns(2)
+        specs = [SourceSpec(s["location"], s["format"]) for s in sources]
+        if c[0].button("Preview", disabled=not sources, help="counts per class before anything is written"):
             try:
-                sources.append({"location": str(importing.check_folder(path)), "format": None if fmt == "auto" else fmt})
-            except (SourceError, ValueError) as e:
+                p = importing.preview(specs, mapping)
+                st.write("Formats: " + ", ".join(f"{k} → {v}" for k, v in p["formats"].items()))
+                table = p["counts"].assign(total=lambda d: d.sum(axis=1))
+                st.dataframe(table, width="stretch", placeholder="—")
+                st.caption("Dropped: " + (", ".join(f"{k} ({v})" for k, v in p["dropped"].items()) or "nothing"))
+            except (SourceError, DatasetError, ValueError) as e:
                 st.error(str(e))
-    else:
-        up = c[0].file_uploader("A zip of images", type=["zip"], key="new-zip")
-        if c[2].button("Add", key="add-zip", disabled=up is None or problem is not None or read_only,
-                       help="the zip is kept inside the dataset's folder: name the dataset first"):
+        if c[1].button("Import", type="primary", disabled=not sources or problem is not None or read_only):
             try:
-                saved = actions.datasets.add_upload(actor, name, up.name, up.getvalue())
-                sources.append({"location": str(saved), "format": None if fmt == "auto" else fmt})
-            except (SourceError, ValueError, actions.Refused) as e:
-                st.error(f"{up.name}: {e}" if up else str(e))
-    if sources:
-        st.dataframe(pd.DataFrame(sources), hide_index=True, width="stretch")
-        if st.button("Clear the sources"):
-            sources.clear()
-            st.rerun()
-    mapping = [m.strip() for m in st.text_area("Label mapping (one per line)", key="new-map",
-                                               placeholder="joy=happy\n0=angry\ncontempt=drop").splitlines() if m.strip()]
-    align = st.checkbox("Detect and align the faces after the import", key="new-align")
-    c = st.columns(2)
-    specs = [SourceSpec(s["location"], s["format"]) for s in sources]
-    if c[0].button("Preview", disabled=not sources, help="counts per class before anything is written"):
-        try:
-            p = importing.preview(specs, mapping)
-            st.write("Formats: " + ", ".join(f"{k} → {v}" for k, v in p["formats"].items()))
-            table = p["counts"].assign(total=lambda d: d.sum(axis=1))
-            st.dataframe(table, width="stretch")
-            st.caption("Dropped: " + (", ".join(f"{k} ({v})" for k, v in p["dropped"].items()) or "nothing"))
-        except (SourceError, DatasetError, ValueError) as e:
-            st.error(str(e))
-    if c[1].button("Import", type="primary", disabled=not sources or problem is not None or read_only):
-        try:
-            actions.datasets.import_dataset(actor, specs, name, mapping, align=align)
-            st.success(f"Importing {name} as a job: it goes on if you leave this page.")
-            sources.clear()
-            st.session_state["import-queued"] = True
-        except (SourceError, DatasetError, ValueError, actions.Refused) as e:
-            st.error(str(e))
+                actions.datasets.import_dataset(actor, specs, name, mapping, align=align)
+                st.success(f"Importing {name} as a job: it goes on if you leave this page.")
+                sources.clear()
+                st.session_state["import-queued"] = True
+            except (SourceError, DatasetError, ValueError, actions.Refused) as e:
+                st.error(str(e))
     for job in data_jobs():
         if job["kind"] == "import" and job["state"] == "finished":  # show what it wrote
             st.query_params["dataset"] = Job.open(job["id"]).spec()["args"]["name"]
@@ -112,14 +115,15 @@ with explore_tab:
             b = x["balance"]
             st.markdown(f"Imbalance ratio (train, largest / smallest class): **{b['imbalance_ratio']:.1f}**"
                         if b["imbalance_ratio"] else "No training images.")
-            st.dataframe(pd.DataFrame([b["weights"]], index=["sampler weight N/(C·N_c)"]), width="stretch")
+            st.dataframe(pd.DataFrame([b["weights"]], index=["sampler weight N/(C·N_c)"]), width="stretch",
+                         placeholder="—")
             leak = x["leakage"]
             st.markdown(f"Duplicates: **{leak['groups']:,}** byte-identical groups over {leak['files']:,} files, "
                         f"**{leak['groups_across_splits']:,}** across splits, **{leak['groups_with_conflicting_labels']:,}** "
                         f"with conflicting labels; {leak['near_groups']:,} near-duplicate groups.")
             if st.button("Review them on Quality →", key=f"review-{ds}", type="tertiary"):  # in this tab
                 st.switch_page("pages/2_Quality.py", query_params={"dataset": ds, "check": "duplicates across splits"})
-            st.dataframe(x["sizes"], hide_index=True, width="stretch")
+            st.dataframe(x["sizes"], hide_index=True, width="stretch", placeholder="—")
             st.caption("Modes: " + ", ".join(f"{k} {v:,}" for k, v in x["modes"].items()))
             by = st.radio("Histograms by", ["label_name", "source"], horizontal=True, key=f"hist-{ds}")
             for stat, title in (("mean", "brightness (mean)"), ("std", "contrast (std)")):
@@ -198,7 +202,7 @@ with faces_tab:
 # -- manage ------------------------------------------------------------------------------------
 with manage_tab:
     use = stats.disk_use()
-    st.dataframe(use, hide_index=True, width="stretch")
+    st.dataframe(use, hide_index=True, width="stretch", placeholder="—")
     st.caption(f"Store: {store.disk_usage(store.root()) / 2**20:,.1f} MiB in {store.root()}")
     locked = access.locked(actor, "rename, re-import or delete datasets")
     # every widget below names the dataset it acts on, in its key and its label: one left from the

@@ -6,7 +6,7 @@ from fer import actions, evaluation
 from fer.data import exclusions, info, names
 from fer.data.quality import GROUP_VIEWS, VIEWS, Thresholds
 from fer.store import Evaluation, image_id_of, layout
-from fer.ui import page, params
+from fer.ui import numbers, page, params
 from fer.ui.data import flagged, manifest, overview, thumbnail
 from fer.ui.evals import read
 
@@ -51,7 +51,7 @@ if view == OVERVIEW:
         row = st.columns([3, 1, 1, 1])
         link(r.check, f"{r.check} →", row[0])
         row[1].markdown(f"{r.images:,}")
-        row[2].markdown(f"{r.share:.1%}")
+        row[2].markdown(numbers.share(r.share))
         row[3].markdown("" if r.groups is None or r.groups != r.groups else f"{int(r.groups):,}")
     if model_evals:
         link(LABEL_NOISE, f"{LABEL_NOISE} →: images whose label a model of the store contradicts")

@@ -137,6 +137,9 @@ def train_section() -> None:
     launch_button(cfg, device, refused, device_error)
 
 
-train_section()
+# In a container of its own: the form's messages come and go ("queued", an error) and the run panels
+# below keep their place in the page when they do.
+with st.container():
+    train_section()
 follow_jobs(("train",), "train", show=run_panels)
 sweep_panel()

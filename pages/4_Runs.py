@@ -33,7 +33,7 @@ def runs_table():
         st.code("python -m fer train --config quick --set dataset=NAME", language="bash")
         return None
     st.dataframe(table, hide_index=True, width="stretch", height=min(38 + 35 * len(table), 320),
-                 column_config=TABLE_CONFIG)
+                 column_config=TABLE_CONFIG, placeholder="—")
     return table
 
 
@@ -42,7 +42,7 @@ def compare(picked: list[str], names: dict) -> None:
     st.plotly_chart(training_curves(curves), key="compare_curves")
     summary = runs.compare(picked)
     st.subheader("Summary")
-    st.dataframe(summary, hide_index=True, width="stretch")
+    st.dataframe(summary, hide_index=True, width="stretch", placeholder="—")
     st.download_button("Download the summary (CSV)", summary.to_csv(index=False), "runs_summary.csv", "text/csv")
 
 

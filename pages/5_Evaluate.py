@@ -66,16 +66,17 @@ def errors_link(true_class: str, predicted_class: str) -> dict:
 clean = leak_free(ev, train_dataset) if train_dataset else None
 ece, reliability = evaluation.calibration(pred)
 flip_summary = read(ev, flip=True)[0] if ev.has_flip else None
-m = st.columns(7)
-m[0].metric("images", f"{summary['n']:,}")
-m[1].metric("accuracy", f"{summary['accuracy']:.2%}")
-m[2].metric("leak-free accuracy", f"{clean['accuracy']:.2%}" if clean and clean["n"] else "—",
+# two rows of four: seven figures in one row were cut ("57.8…", "leak-free accur…") at 1280 px
+m = st.columns(4) + st.columns(4)
+m[0].metric("accuracy", f"{summary['accuracy']:.2%}")
+m[1].metric("leak-free accuracy", f"{clean['accuracy']:.2%}" if clean and clean["n"] else "—",
             help="on the evaluated images without a byte-identical or near copy in the model's training split"
             + (f" ({clean['excluded']} left out)" if clean else " (its training dataset is not in this store)"))
-m[3].metric("macro-F1", f"{summary['macro_f1']:.3f}")
-m[4].metric("top-3 accuracy", f"{summary['top3_accuracy']:.2%}")
-m[5].metric("loss", f"{summary['loss']:.3f}")
-m[6].metric("ECE", f"{ece:.3f}", help="expected calibration error of the top-class confidence (15 bins)")
+m[2].metric("macro-F1", f"{summary['macro_f1']:.3f}")
+m[3].metric("ECE", f"{ece:.3f}", help="expected calibration error of the top-class confidence (15 bins)")
+m[4].metric("images", f"{summary['n']:,}")
+m[5].metric("top-3 accuracy", f"{summary['top3_accuracy']:.2%}")
+m[6].metric("loss", f"{summary['loss']:.3f}")
 made_by = summary.get("model_id") or {}
 if made_by.get("sha256") and made_by["sha256"] != version.sha256():
     st.warning(f"This evaluation was made by other weights (sha256 {made_by['sha256'][:12]}) than {label}'s "
@@ -94,7 +95,7 @@ per_class = pd.DataFrame(summary["per_class"]).T.rename_axis("class").reset_inde
 left, right = st.columns(2)
 with left:
     st.subheader("Per class")
-    st.dataframe(per_class, hide_index=True, width="stretch")
+    st.dataframe(per_class, hide_index=True, width="stretch", placeholder="—")
     st.download_button("Metrics (CSV)", pd.concat([table, per_class.melt(id_vars="class").assign(
         metric=lambda d: d["class"] + "_" + d["variable"])[["metric", "value"]]]).to_csv(index=False),
         f"{eval_dataset}_{split}_metrics.csv", "text/csv")
@@ -139,7 +140,7 @@ with right:
     st.subheader("By source and split")
     for by in ("source", "split"):
         if pred[by].nunique() > 0:
-            st.dataframe(evaluation.breakdown(pred, by), hide_index=True, width="stretch")
+            st.dataframe(evaluation.breakdown(pred, by), hide_index=True, width="stretch", placeholder="—")
 
 st.subheader("All models, all evaluations")
 rows = []
@@ -150,4 +151,4 @@ for lab, v in choices().items():
 if rows:
     matrix = pd.DataFrame(rows)
     st.dataframe(matrix.pivot_table(index="model", columns="evaluation", values=["accuracy", "macro_f1"]),
-                 width="stretch")
+                 width="stretch", placeholder="—")

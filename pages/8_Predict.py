@@ -49,7 +49,7 @@ with photos_tab:
         faces = predictor.predict(rgb, whole_image=whole)
         if progress:
             progress.progress((i + 1) / len(uploads), text=f"{i + 1} of {len(uploads)} photos")
-        annotated[up.name] = annotate(rgb, faces)
+        annotated[up.name] = annotate(rgb, faces, numbered=True)  # the numbers of the crops and the table
         found.append((up.name, faces))
         with st.container(border=True):
             st.markdown(f"**{up.name}** · {len(faces)} face(s)" + (" (whole image)" if whole else ""))
@@ -68,7 +68,7 @@ with photos_tab:
     table = results_table(found, predictor.identity())
     if not table.empty:
         st.subheader("Results")
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(table, hide_index=True, width="stretch", placeholder="—")
         d = st.columns(3)
         d[0].download_button("CSV", table.to_csv(index=False), "emotions.csv", "text/csv")
         d[1].download_button("JSON", json.dumps([image_record(n, r, predictor.identity()) for n, r in found], indent=1),
@@ -82,6 +82,7 @@ with photos_tab:
 with video_tab:
     limits = VideoLimits.from_settings()
     video = st.file_uploader("A video (MP4, WebM, AVI, MOV, MKV)", type=["mp4", "webm", "avi", "mov", "mkv", "m4v"],
+                             max_upload_size=max(1, int(limits.max_mib)),  # the uploader says the setting's limit
                              key="video")
     every = st.slider("Analyse every k-th frame", 1, 30, 5, key="every")
     st.caption(f"Analysed as a job, so it goes on if you leave the page. Up to {limits.max_mib:g} MiB, "

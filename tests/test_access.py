@@ -354,11 +354,11 @@ def test_the_admin_password_never_travels_with_a_job_to_ray(tiny, monkeypatch):
     sent = []
 
     class Recorder:
-        def __init__(self, address):
-            self.address = address
+        def __init__(self, address, headers=None):
+            self.address, self.headers = address, headers
 
         def submit_job(self, **request):
-            sent.append(request)
+            sent.append({**request, "headers": self.headers})
 
     monkeypatch.setattr(ray_jobs, "_client_class", lambda: Recorder)
     monkeypatch.setenv("FER_JOBS_BACKEND", "ray")

@@ -15,7 +15,8 @@ def test_home_on_an_empty_store(store):
     at = AppTest.from_file(HOME, default_timeout=30).run()
     assert not at.exception
     assert at.title[0].value == "FER Studio"
-    assert _metrics(at) == {"Datasets": "0", "Images": "0", "Runs": "0", "Models": "0", "Running jobs": "0"}
+    # the shipped model is a model: the default
+    assert _metrics(at) == {"Datasets": "0", "Images": "0", "Runs": "0", "Models": "1", "Running jobs": "0"}
     assert "No dataset yet" in at.info[0].value
     assert any("python -m fer dataset import" in c.value for c in at.code)
     settings_table = at.dataframe[-1].value

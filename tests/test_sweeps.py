@@ -14,11 +14,10 @@ from fer.store import Job, Run, layout, resolve_model
 from fer.sweeps import space, studies
 from fer import config as C
 
-from builders import REPO
+from builders import REPO, app_page
 from test_training import cli, start, tiny_dataset
 
 TRAIN = str(REPO / "pages" / "3_Train.py")
-RUNS = str(REPO / "pages" / "4_Runs.py")
 SEARCH = ["--search", "optimizer.lr=loguniform:1e-4:1e-2", "--search", "model.dropout=uniform:0:0.5"]
 
 
@@ -172,9 +171,7 @@ def test_the_runs_page_shows_the_study_and_promotes_its_best(swept, monkeypatch)
                        "model.dropout": optuna.distributions.FloatDistribution(0, 0.5)},
         intermediate_values={1: 0.01, 2: 0.02}, value=0.02))
     best = studies.best(study)
-    at = AppTest.from_file(RUNS, default_timeout=120)
-    at.query_params["study"] = "s1"
-    at.run()
+    at = app_page("4_Runs", {"study": "s1"}).run()  # as the app opens it: its links resolve
     assert not at.exception and not at.warning
     assert {m.label: m.value for m in at.metric}["pruned"] == "1"
     table = at.dataframe[1].value
@@ -190,6 +187,14 @@ def test_the_runs_page_shows_the_study_and_promotes_its_best(swept, monkeypatch)
     at.button(key=f"promote-{key}").click().run()
     assert "Promoted" in at.success[0].value
     assert resolve_model("swept").source_run == best["run"]
+    # a name in use: what it would replace, and nothing until confirmed (it promoted at once before)
+    at.text_input(key=f"model-{key}").set_value("default").run()
+    assert at.button(key=f"promote-{key}").disabled
+    assert at.button(key=f"promote-{key}").label == f"Promote run {best['run']} and replace default@shipped"
+    assert resolve_model("default").version == "shipped"
+    at.checkbox(key=f"replace-{key}").check().run()
+    at.button(key=f"promote-{key}").click().run()
+    assert resolve_model("default").source_run == best["run"]
 
 
 def test_the_train_page_starts_a_sweep_and_cancel_stops_it_and_its_trials(store, tmp_path):

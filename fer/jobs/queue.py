@@ -12,7 +12,7 @@ from fer import settings
 from fer.jobs import backends
 from fer.jobs.backends import ENTRY_POINT  # noqa: F401
 from fer.jobs.registry import KINDS, JobError, kind_of, knows
-from fer.store import Job, jobs_lock, now
+from fer.store import Job, Run, jobs_lock, now
 from fer.store.locks import FolderBusy
 
 
@@ -52,12 +52,32 @@ def status(folder) -> dict:
     return backends.of(s).refresh(job, s) if s.get("state") == "running" and s.get("backend") == "ray" else s
 
 
+def subject(job: Job) -> str:
+    """What a job works on, as a person names it: the dataset of an import or an alignment, the
+    model and the split an evaluation reads, the video analysed, the run trained, the study swept."""
+    spec = job.spec()
+    args = spec.get("args") if isinstance(spec.get("args"), dict) else {}
+    kind = job.kind
+    if kind in ("import", "align"):
+        return f"dataset {args.get('name', '?')}"
+    if kind == "evaluate":
+        return f"{args.get('model', '?')} on {args.get('dataset', '?')}/{args.get('split', 'test')}"
+    if kind == "video":
+        return f"video {args.get('name', '?')}"
+    if kind == "sweep":
+        return f"study {args.get('name', '?')}"
+    if job.is_run:
+        return f"run {Run(job.folder).name}"
+    return job.id
+
+
 def listing() -> list[dict]:
-    """Every job with its believed state, oldest first."""
+    """Every job with its believed state and what it works on (``what``), oldest first."""
     rows = []
     for job in Job.list():
         s = status(job.folder)
         rows.append({"id": job.id, "folder": str(job.folder), "kind": job.kind, "created": job.created,
+                     "what": subject(job),
                      **{k: v for k, v in s.items() if k in ("state", "pid", "started", "ended", "error",
                                                            "progress", "message", "output", "backend")}})
     return sorted(rows, key=lambda r: r["created"])

@@ -99,6 +99,7 @@ class EpochState:
     loss_sum: float = 0.0
     correct: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # this process's CPU time (all its threads): how much of the machine it got
 
 
 def batches_per_epoch(n_samples: int, batch_size: int) -> int:
@@ -116,6 +117,7 @@ def train_one_epoch(s: Step, data: EpochData, step0: int, at: EpochState | None 
     at = at if at is not None else EpochState()
     n_batches = batches_per_epoch(len(data.order), data.batch_size)
     t0, seconds0 = time.perf_counter(), at.seconds
+    c0, cpu0 = time.process_time(), at.cpu_seconds
     while at.batch < n_batches:
         b = at.batch
         x, target, y = _batch(s, data, b)
@@ -124,6 +126,7 @@ def train_one_epoch(s: Step, data: EpochData, step0: int, at: EpochState | None 
         at.loss_sum += float(loss.detach()) * len(y)
         at.correct += int((logits.detach().argmax(1) == y).sum())
         at.seconds = seconds0 + time.perf_counter() - t0
+        at.cpu_seconds = cpu0 + time.process_time() - c0
         if on_progress and (b % progress_every == 0 or b == n_batches - 1):
             on_progress({"batch": b + 1, "batches": n_batches, "loss": at.loss_sum / at.seen,
                          "images_per_s": at.seen / max(at.seconds, 1e-9)})
@@ -134,5 +137,6 @@ def train_one_epoch(s: Step, data: EpochData, step0: int, at: EpochState | None 
 
 def summarise(at: EpochState, n_batches: int) -> dict:
     return {"train_loss": at.loss_sum / max(at.seen, 1), "train_accuracy": at.correct / max(at.seen, 1),
-            "images_per_s": at.seen / max(at.seconds, 1e-9), "seconds": at.seconds, "steps": at.batch,
+            "images_per_s": at.seen / max(at.seconds, 1e-9), "seconds": at.seconds, "cpu_seconds": at.cpu_seconds,
+            "steps": at.batch,
             "seen": at.seen, "complete": at.batch >= n_batches}

@@ -430,6 +430,7 @@ def _end_epoch(t: Training, epoch: int, stats: dict, vs: dict) -> None:
             "val_accuracy": vs["accuracy"],
             "val_macro_f1": vs["macro_f1"], "lr": t.step.optimizer.param_groups[0]["lr"],
             "epoch_seconds": stats["seconds"], "images_per_s": stats["images_per_s"], "head_only": stats["head_only"],
+            "cpu_seconds": stats["cpu_seconds"], "threads": torch.get_num_threads(),
             "time": time.time()})
     if p["best"] is None or value > p["best"]:
         p["best"], p["best_epoch"] = value, epoch + 1

@@ -35,19 +35,21 @@ def cost(cfg: dict, dataset: str, device: str) -> str:
 
 
 def review(cfg: dict, dataset: str, device: str) -> dict:
-    """What the run will cost, for the options as set: images, epochs, speed, duration."""
+    """What the run will cost, for the options as set: images, epochs, speed, duration. The
+    duration has a column of its own, wide enough for ``about 1 h 38 min`` at 1280 px."""
     est = runs.estimate(cfg, train_images(dataset), device, speeds())
     m = cfg["model"]
-    c = st.columns(4)
+    c = st.columns([1, 1, 1, 2])
     c[0].metric("images an epoch", f"{est['images'] // max(1, cfg['epochs']):,}")
     c[1].metric("epochs", cfg["epochs"])
     c[2].metric("speed", f"{est['images_per_s']:.0f} img/s" if est["images_per_s"] else "unknown")
-    c[3].metric("estimated time", runs.duration(est["seconds"]))
-    what = f"{m['backbone']} at {m['input_size']} px ({m['channels']} channel(s)) on {device}"
+    c[3].metric("estimated time (a guess)" if est["guess"] else "estimated time", runs.duration(est["seconds"]))
+    what = (f"{m['backbone']} at {m['input_size']} px ({m['channels']} channel(s)), batch {cfg['batch_size']}, on "
+            f"{device}")
     if est["seconds"] is None:
         st.caption(f"Never measured here for {what}: the first run of it measures the speed for the next estimate.")
     else:
         st.caption(f"{est['images']:,} images ({cfg['epochs']} epochs) ÷ {est['images_per_s']:.0f} images/s, the "
-                   f"speed of {what} measured by {est['basis']}; early stopping may end it sooner. Other work on "
-                   "this machine slows it down.")
+                   f"speed of {what}: {est['basis']}. Early stopping may end it sooner; other work on this machine "
+                   "slows it down.")
     return est

@@ -18,7 +18,7 @@ from fer.store import DEFAULT, SHIPPED_VERSION, Model, StoreError, resolve_model
 from fer.ui.model_io import export_buttons, import_form
 from fer.ui import access
 
-COLUMNS = [1.3, 2.5, 1.6, 0.9, 0.9, 1.3, 2.1]
+COLUMNS = [1.1, 1.9, 1.4, 0.9, 0.9, 1.3, 3.0]  # the last one holds "Make version shipped-1 current" at 1280 px
 
 
 def _pct(x) -> str:
@@ -44,10 +44,10 @@ def _restore(actor: Actor, name: str, version: str | None) -> None:
 def version_actions(actor: Actor, row: dict, locked: bool) -> None:
     """The buttons of one version: make it current (unless it is), open its figures."""
     if not row["current"]:
-        # The row says which version (the shipped one: "shipped with FER Studio"); a label with the
-        # full ref, "Make default@shipped-1 current", was cut short in this column
+        # The label names the version (the name heads the section); the full ref, "Make
+        # default@shipped-1 current", was cut short in this column
         shipped = row["version"] == SHIPPED_VERSION
-        st.button("Make current", key=f"restore-{row['ref']}", on_click=_restore,
+        st.button(f"Make version {row['version']} current", key=f"restore-{row['ref']}", on_click=_restore,
                   args=(actor, row["name"], row["version"]),
                   disabled=locked,
                   help=("restores the shipped default: " if shipped else "")

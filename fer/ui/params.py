@@ -58,7 +58,12 @@ def choose(widget: Callable, label: str, options: Sequence[str], param: str, wha
         if chosen is not None:
             st.session_state[key] = chosen
     if key in st.session_state and st.session_state[key] not in options:  # e.g. a dataset deleted meanwhile
-        del st.session_state[key]
+        # set, not deleted: the browser keeps showing a value the server dropped (the deleted
+        # dataset stayed in the sidebar while the page acted on another) until told a new one
+        if options:
+            st.session_state[key] = options[0]
+        else:
+            del st.session_state[key]
     choice = widget(label, options, key=key, **kwargs)
     if choice is not None:
         st.query_params[param] = choice

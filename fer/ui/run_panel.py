@@ -24,7 +24,7 @@ REFRESH_SECONDS = 2.0
 def job_lines(rows: list[dict], shown: int = 5) -> None:
     """The default panel: a progress bar per queued or running job, a line per recent one."""
     for j in list(reversed(rows))[:shown]:
-        text = f"{j['kind']} {j['id']}: {j['state']}" + (f" ({j['message']})" if j.get("message") else "") + (
+        text = f"{j['kind']} {j['what']}: {j['state']}" + (f" ({j['message']})" if j.get("message") else "") + (
             f" — {j['error']}" if j.get("error") else "")
         if j["state"] in ACTIVE and j.get("progress") is not None:
             st.progress(min(1.0, float(j["progress"])), text=text)
@@ -123,7 +123,11 @@ def run_panels(rows: list[dict], recent: int = 3) -> None:
 
 
 def run_panel(run: Run, key: str) -> None:
-    """One run: state, progress bar, speed, ETA, curves, last log lines, cancel / resume."""
+    """One run: state, its controls (for its state only: cancel, or resume and start again), the
+    progress bar, speed, ETA, curves, the last log lines. The controls come right under the title,
+    before anything whose presence changes with the state (curves, an error, the log), so a rerun
+    that changes the state redraws them in place: the old state's button never stands beside the
+    new state's."""
     status = run.status()
     cfg = run.config()
     metrics = run.metrics()
@@ -133,6 +137,7 @@ def run_panel(run: Run, key: str) -> None:
     total = cfg.get("epochs", 1)
     in_epoch = (last["batch"] / last["batches"]) if last and last["epoch"] > len(epochs) else 0.0
     st.markdown(f"**{run.name}** · `{run.id}` · {cfg.get('dataset')} · **{status['state']}**")
+    _controls(run, key, status["state"])
     st.progress(min(1.0, (len(epochs) + in_epoch) / total), text=f"{len(epochs)} of {total} epochs done"
                 + (f", {in_epoch:.0%} into epoch {len(epochs) + 1}" if in_epoch else ""))
     c = st.columns(4)
@@ -147,26 +152,38 @@ def run_panel(run: Run, key: str) -> None:
     log = _tail(run.log_path)
     if log:
         st.code(log, language=None)
-    b = st.columns(4)
-    actor = access.actor()  # beyond localhost, a visitor changes nothing: the buttons say why
+
+
+def _controls(run: Run, key: str, state: str) -> None:
+    """The buttons of the run's state, each naming the run; beyond localhost a visitor sees them
+    disabled, with the reason. They sit in a container keyed by the state: the browser keeps a keyed
+    button that a rerun replaces by another one (Cancel by Resume) on screen, faded, until that rerun
+    ends, but it replaces a container with another one at once."""
+    group = "active" if state in ACTIVE else "stopped" if state in ("cancelled", "failed", "refused") else "done"
+    with st.container(key=f"controls-{group}-{key}"):
+        _buttons(run, key, state)
+
+
+def _buttons(run: Run, key: str, state: str) -> None:
+    b = st.columns(2)
+    actor = access.actor()
     why = actor.why_not("cancel, resume or restart runs")
-    if status["state"] in ACTIVE and b[0].button("Cancel", key=f"cancel-{key}", disabled=bool(why),
-                                                 help=why or "stops after the current batch; the weights so far are "
-                                                             "kept"):
+    if state in ACTIVE and b[0].button(f"Cancel {run.name}", key=f"cancel-{key}", disabled=bool(why),
+                                       help=why or "stops after the current batch; the weights so far are kept"):
         try:
             st.toast(f"{run.id}: {actions.runs.cancel(actor, run.id)}")
-        except (RunError, ValueError, actions.Refused) as e:
+        except (RunError, ValueError) as e:
             st.error(str(e))
-    if status["state"] in ("cancelled", "failed", "refused"):
-        resume = b[0].button("Resume", key=f"resume-{key}", disabled=bool(why),
+    if state in ("cancelled", "failed", "refused"):
+        resume = b[0].button(f"Resume {run.name}", key=f"resume-{key}", disabled=bool(why),
                              help=why or "continues from the last checkpoint (saved at every epoch's end and every "
                                          "few minutes inside one)")
-        fresh = b[1].button("Start again", key=f"fresh-{key}", disabled=bool(why),
+        fresh = b[1].button(f"Start {run.name} again", key=f"fresh-{key}", disabled=bool(why),
                             help=why or "trains this run again from scratch: its checkpoints, epochs and weights go "
                                         "(when its checkpoints are damaged, say)")
         if resume or fresh:
             try:
                 (actions.runs.restart if fresh else actions.runs.resume)(actor, run.id)
                 st.toast(f"{run.id}: {'started again' if fresh else 'resumed'}")
-            except (RunError, ValueError, actions.Refused) as e:
+            except (RunError, ValueError) as e:
                 st.error(str(e))

@@ -73,7 +73,7 @@ def study_view() -> None:
     table["run"] = [f"/Runs?run={r}" if r else None for r in table["run"]]
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"run": st.column_config.LinkColumn("run", display_text=r"run=(.*)"),
-                                "value": st.column_config.NumberColumn(format="%.4f")})
+                                "value": st.column_config.NumberColumn(format="%.4f")}, placeholder="—")
     if best and best["run"]:
         st.markdown(f"Best: trial {best['number']}, {objective} **{best['value']:.4f}** · "
                     f"[run {best['run']} →](/Runs?run={best['run']})")

@@ -135,7 +135,7 @@ def import_mini(j: Journey) -> None:
     expect(j.page.get_by_text(re.compile(r"Formats: .*fer2013-folders"))).to_be_visible(timeout=PAGE_MS)
     button(j, "Import").click()
     expect(j.page.get_by_text("Importing mini as a job", exact=False)).to_be_visible(timeout=PAGE_MS)
-    expect(j.page.get_by_text(re.compile(r"import \S+: finished"))).to_be_visible(timeout=JOB_MS)
+    expect(j.page.get_by_text(re.compile(r"import dataset \S+: finished"))).to_be_visible(timeout=JOB_MS)
 
 
 def explore_without_reload(j: Journey) -> None:
@@ -230,7 +230,7 @@ def runs_promote_restore(j: Journey) -> None:
     expect(j.page.get_by_role("heading", name=f"{MODEL} · current: version 2")).to_be_visible(timeout=PAGE_MS)
     expect(j.page.get_by_role("heading", name="default · current: the shipped model")).to_be_visible()
     first = j.page.locator('[data-testid="stHorizontalBlock"]').filter(has_text=newest)  # version 1's row
-    first.get_by_role("button", name="Make current", exact=True).click()
+    first.get_by_role("button", name="Make version 1 current", exact=True).click()
     expect(j.page.get_by_text(f"{MODEL}@1 is now the current {MODEL}.")).to_be_visible(timeout=PAGE_MS)
     expect(j.page.get_by_role("heading", name=f"{MODEL} · current: version 1")).to_be_visible()
 
