@@ -21,8 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 _rng = np.random.default_rng(1234)
 
 
-def image_bytes(size=(48, 48), mode="L", fmt="PNG", seed=None) -> bytes:
-    rng = np.random.default_rng(seed) if seed is not None else _rng
+def image_bytes(size=(48, 48), mode="L", fmt="PNG", seed=None, rng=None) -> bytes:
+    rng = rng if rng is not None else np.random.default_rng(seed) if seed is not None else _rng
     w, h = size
     shape = (h, w) if mode == "L" else (h, w, len(mode))
     arr = rng.integers(0, 256, shape, dtype=np.uint8)
@@ -139,12 +139,15 @@ def jaffe(root: Path, per_code=2) -> Path:
     return root
 
 
-def imagefolder(root: Path, classes=("joy", "sad", "calm"), per_class=5, splits=None) -> Path:
+def imagefolder(root: Path, classes=("joy", "sad", "calm"), per_class=5, splits=None, seed=None) -> Path:
+    """Class folders of random images; with ``seed``, the same images whatever ran before (the
+    shared generator's draws depend on the tests that ran earlier in the session)."""
+    rng = np.random.default_rng(seed) if seed is not None else _rng
     for c in classes:
         for split in splits or [None]:
             for j in range(per_class):
                 folder = root / split / c if split else root / c
-                write(folder / f"img_{j}.png", image_bytes((64, 64), "RGB"))
+                write(folder / f"img_{j}.png", image_bytes((64, 64), "RGB", rng=rng))
     return root
 
 

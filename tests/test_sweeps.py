@@ -104,6 +104,9 @@ def _planted_study(name: str, value: float, epochs: int = 3):
 def test_a_trial_reports_each_epoch_and_is_pruned_below_the_median(store, tmp_path, capsys, others, pruned):
     """Two finished trials at macro-F1 1.0 every epoch: the third (on noise, far below) is pruned
     after its first epoch; at 0.0 it trains to the end."""
+    from fer.startup import register_job_kinds
+
+    register_job_kinds()  # what every program does first: a trial's epoch listener is a sweep's
     tiny_dataset(tmp_path)
     study = _planted_study("planted", others)
     trial = study.ask()
@@ -122,9 +125,10 @@ def test_a_trial_reports_each_epoch_and_is_pruned_below_the_median(store, tmp_pa
     assert reported[1] == pytest.approx(run.epochs()["val_macro_f1"][0])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def swept(tmp_path_factory):
-    """A store where ``python -m fer sweep`` ran 2 trials of 1 epoch, then 1 more under the same name."""
+    """A store where ``python -m fer sweep`` ran 2 trials of 1 epoch, then 1 more under the same name
+    (one session-wide: test_determinism compares it with the same sweep beside busy loops)."""
     tmp = tmp_path_factory.mktemp("swept")
     root = tmp / "store"
     with pytest.MonkeyPatch.context() as mp:

@@ -24,8 +24,10 @@ from builders import REPO
 TINY = ["model.backbone=fer_cnn", "batch_size=16", "schedule.warmup_epochs=0", "early_stopping.patience=0"]
 
 
-def tiny_dataset(tmp_path, name="tiny", per_class=12):
-    src = b.imagefolder(tmp_path / "src", classes=b.FER_CLASSES, per_class=per_class)
+def tiny_dataset(tmp_path, name="tiny", per_class=12, seed=0):
+    """A dataset of random images, the same ones in every test (figures of a training on it do not
+    depend on which tests ran before)."""
+    src = b.imagefolder(tmp_path / "src", classes=b.FER_CLASSES, per_class=per_class, seed=seed)
     import_dataset([str(src)], name, workers=1)
     return name
 

@@ -78,14 +78,22 @@ def load(name: str):
     return optuna().load_study(study_name=name, storage=storage(), pruner=pruner())
 
 
+def sampler(seed: int, trials_so_far: int):
+    """TPE seeded by the sweep's seed and the trials the study holds already: the same sweep draws
+    the same trials, and a resumed study draws on instead of drawing its first trials again (a
+    sampler seeded alike in the new process repeated trial 0's parameters as trial 2)."""
+    return optuna().samplers.TPESampler(seed=seed * 100_003 + trials_so_far)
+
+
 def create(name: str, spec: dict, seed: int = 0):
     """The study ``name``, made with ``spec`` (search, config, objective) or, when it exists,
     loaded after checking that ``spec`` searches the same keys for the same objective."""
     check_name(name, "study name")
     o = optuna()
     exists = name in names()
+    held = len(o.load_study(study_name=name, storage=storage()).trials) if exists else 0
     study = o.create_study(study_name=name, storage=storage(), direction="maximize", load_if_exists=True,
-                           sampler=o.samplers.TPESampler(seed=seed), pruner=pruner())
+                           sampler=sampler(seed, held), pruner=pruner())
     if not exists:
         for k, v in spec.items():
             study.set_user_attr(k, v)

@@ -388,3 +388,18 @@ TIMELINE_X = """() => {
     return Array.from(x);
   }
   return null; }"""
+
+
+def new_frames_js(n: int, shots: int = 0) -> str:
+    """A condition for ``wait_for_function``: the returned stream has painted ``n`` distinct frames
+    (counters read back) since the records were last drained, and ``shots`` pictures were kept.
+    Tests wait for frames within a generous deadline; how fast they come is the bench's business."""
+    return (f"() => {{ const p = window.__ferProbe; if (!p) return false; "
+            f"return new Set(p.remote.filter(r => r[1] >= 0).map(r => r[1])).size >= {n} "
+            f"&& p.shots.length >= {shots}; }}")
+
+
+# A condition for the page's ``wait_for_function``: the WebRTC component's iframe has opened the camera.
+CAMERA_OPEN_JS = ("() => [...document.querySelectorAll('iframe')].some(f => { try { return "
+                  "!!(f.contentWindow.__ferProbe && f.contentWindow.__ferProbe.localVideo); } catch (e) { return false; } })")
+

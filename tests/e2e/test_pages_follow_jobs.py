@@ -49,9 +49,11 @@ def choose(page, label, option, where=None, tries=10):
 
 def settled(page, timeout=TIMEOUT_MS):
     """Wait until the page's script run is over: no running indicator, no element left from the
-    previous run (Streamlit marks those stale until the run ends)."""
+    previous run (Streamlit marks those stale until the run ends), every image loaded (a picture
+    still loading has no height yet: what is below it moves when it comes)."""
     expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=timeout)
     expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=timeout)
+    page.wait_for_function("() => [...document.images].every(i => i.complete)", timeout=timeout)
 
 
 def sidebar(page):
@@ -100,6 +102,7 @@ def test_two_quality_clicks_in_a_row_both_count(store, app_server, page, screens
     exclude = page.get_by_role("button", name="Exclude", exact=True)
     # a decision moves no other button: one that moved as the next click landed lost that click
     # (the caption of a decided tile grew a line and pushed the tiles below it down)
+    settled(page)
     before = [exclude.nth(i).bounding_box() for i in range(1, 12)]
     exclude.nth(0).click()
     expect(page.get_by_role("button", name="Keep", exact=True)).to_have_count(1, timeout=TIMEOUT_MS)
