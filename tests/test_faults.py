@@ -113,6 +113,10 @@ def test_a_kill_9_inside_the_first_epoch_loses_at_most_the_checkpoint_interval(s
     # the same training uninterrupted, in a process of its own: the same figures
     whole = store / "runs" / _train_cli(store, "--config", "smoke", *sets).stdout.split()[0]
     assert len(_epochs(folder)) == 1 and _epochs(folder) == _epochs(whole)
+    from safetensors.torch import load_file  # and the same weights, bit for bit
+
+    a, b = load_file(str(folder / "model.safetensors")), load_file(str(whole / "model.safetensors"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_one_writer_per_run_a_stopped_process_keeps_its_run(store, tmp_path, monkeypatch):
