@@ -132,6 +132,8 @@ def cmd_predict(args) -> int:
     for warning in (predictor.fallback, predictor.warning):
         if warning:
             print(f"warning: {warning}", file=sys.stderr)
+    if predictor.runtime_why and not args.quiet:
+        print(f"{predictor.label}: {predictor.runtime_why}", file=sys.stderr)
     model = predictor.identity()  # every line and row names the model that made it
     n_faces, photos = 0, []
     for path, kind in inputs:
@@ -332,13 +334,23 @@ def cmd_model_ensemble(args) -> int:
     from fer.models import ensemble  # torch: the members are loaded to be checked
 
     if args.out:  # a folder of the user's, outside the store
-        meta = ensemble.write_folder(Path(args.out), args.members, flip=args.flip)
+        meta = ensemble.write_folder(Path(args.out), args.members, flip=args.flip, half=args.half)
         print(f"{args.out}: {ensemble.describe(meta)}")
         return 0
     if not args.name:
         raise ValueError("name the model to add the ensemble to (NAME), or give --out FOLDER")
-    v = actions.models.ensemble(ME, args.name, args.members, flip=args.flip)
+    v = actions.models.ensemble(ME, args.name, args.members, flip=args.flip, half=args.half)
     print(f"{v.ref}: now the current {v.name}, {ensemble.describe(v.meta())}; {v.folder}")
+    return 0
+
+
+def cmd_model_calibrate(args) -> int:
+    """A new version: the model's weights with a temperature fitted on a validation split."""
+    v = actions.models.calibrate(ME, args.model, args.dataset, split=args.split, flip=args.flip, name=args.name)
+    c = v.meta()["calibration"]
+    print(f"{v.ref}: now the current {v.name}; temperature {c['temperature']:g} fitted on {args.dataset}/{args.split} "
+          f"({c['fitted_on']['n']:,} images, flip TTA {'on' if c['fitted_on']['flip'] else 'off'}): NLL "
+          f"{c['nll_before']:.4f} → {c['nll_after']:.4f}, ECE {c['ece_before']:.4f} → {c['ece_after']:.4f}; {v.folder}")
     return 0
 
 
@@ -467,8 +479,22 @@ def build_parser() -> argparse.ArgumentParser:
     me.add_argument("--member", dest="members", action="append", required=True, metavar="MODEL",
                     help="a member (run id, NAME, NAME@VERSION, 'default' or a model folder); two or more")
     me.add_argument("--flip", action="store_true", help="average each face with its mirror image too (flip TTA)")
+    me.add_argument("--half", action="store_true", help="store the weights in float16: half the size (they are "
+                    "computed in float32; measure the result, as for any new version)")
     me.add_argument("--out", metavar="FOLDER", help="write a model folder there instead of adding a version")
     me.set_defaults(func=cmd_model_ensemble)
+    mc = mo.add_parser("calibrate", help="a model's weights with a temperature fitted on a validation split: a new "
+                       "version", description="Temperature scaling: one scalar T fitted (lowest NLL) on the "
+                       "predictions of a validation split, made as the model serves them (its flip TTA, or the one "
+                       "asked for); the predicted class never changes, the confidence does. The fit, the split and "
+                       "NLL and ECE before and after go into model.json's calibration block.")
+    mc.add_argument("model", metavar="MODEL", help="NAME, NAME@VERSION, 'default' or a run id")
+    mc.add_argument("--dataset", required=True, help="a dataset of the store")
+    mc.add_argument("--split", default="val", choices=("val", "train"), help="the split to fit on (default val)")
+    mc.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                    help="serve (and fit) with flip TTA, or without (default: as the model does)")
+    mc.add_argument("--name", help="the model to add the version to (default: the model's own name)")
+    mc.set_defaults(func=cmd_model_calibrate)
     mi = mo.add_parser("import", help="a model zip, checked whole, becomes a new version of NAME")
     mi.add_argument("file", metavar="FILE.zip")
     mi.add_argument("--name", required=True, help="the model name to add a version to")
@@ -484,9 +510,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="override the detector the model was trained with (a warning is printed)")
     pr.add_argument("--every", type=int, default=5, help="videos: analyse every k-th frame (default 5)")
     pr.add_argument("--whole-image", action="store_true", help="an image without a detected face is one face")
-    pr.add_argument("--runtime", choices=("torch", "onnx"), default="torch",
-                    help="run the model with PyTorch (default) or its ONNX export with onnxruntime on the CPU "
-                         "(exported into the store on first use)")
+    pr.add_argument("--runtime", choices=("auto", "torch", "onnx"), default="auto",
+                    help="auto (default): onnxruntime where the model's ONNX export measured it faster than "
+                         "PyTorch (the shipped model's ships with it; python -m fer model export NAME --out "
+                         "x.onnx makes one), else PyTorch; torch; or onnx (exported into the store on first use)")
     pr.add_argument("--quiet", action="store_true", help="no progress bar")
     pr.set_defaults(func=cmd_predict)
 

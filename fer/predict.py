@@ -9,7 +9,11 @@ model.json (detector, eye alignment, margin, size, grayscale), so a photo reache
 its training images did.
 
 ``runtime="onnx"`` runs the model's ONNX export with onnxruntime on the CPU (exported into the
-store on first use, ``fer.models.onnx``); the default runs it with PyTorch.
+store on first use, ``fer.models.onnx``); ``runtime="auto"`` (the app's, the command line's and
+the benches' choice) takes onnxruntime where the model's export measured it faster and PyTorch
+otherwise, and says why (``runtime_why``); the library's default stays PyTorch, so code written
+against ``Predictor.load(name).model`` keeps its network. Flip TTA and the temperature apply
+alike on both (``classify``).
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from fer.images import fit_square
 from fer.labels import CLASSES
 from fer.store import DEFAULT, SHIPPED_VERSION, Model, ModelNotFound, ModelVersion, resolve_model
 
-RUNTIMES = ("torch", "onnx")
+RUNTIMES = ("auto", "torch", "onnx")
 
 
 @dataclass
@@ -52,6 +56,7 @@ class Predictor:
                  version: ModelVersion | None = None, runtime: str = "torch"):
         self.model, self.meta, self.folder, self.device = model, meta, Path(folder), torch.device(device)
         self.runtime = runtime  # "onnx": ``model`` is a fer.models.onnx.OnnxClassifier (onnxruntime)
+        self.runtime_why = ""  # with runtime="auto": why this runtime
         self.model_version = version or ModelVersion("folder", str(Path(folder).resolve()), None, Path(folder))
         self.face = dict(meta.get("face") or {})
         trained = self.face.get("detector") or "mtcnn"
@@ -65,25 +70,40 @@ class Predictor:
 
     @classmethod
     def load(cls, x: str | Path | ModelVersion = "default", device: str = "cpu",
-             detector: str | None = None, runtime: str = "torch") -> "Predictor":
+             detector: str | None = None, runtime: str = "torch", threads: int | None = None,
+             export_later: bool = False) -> "Predictor":
+        """``threads``: onnxruntime's intra-op threads (default ``fer.models.onnx.THREADS``);
+        ``export_later``: with ``runtime="auto"`` and no export yet, make one in the background
+        for the next load (a long-lived process: the app)."""
         if runtime not in RUNTIMES:
             raise ValueError(f"runtime {runtime!r}: use one of {', '.join(RUNTIMES)}")
         version = x if isinstance(x, ModelVersion) else resolve_model(x)
+        why = ""
+        if runtime == "auto":
+            from fer.models import onnx  # reads the export's metadata; onnxruntime only to run it
+
+            runtime, why = onnx.fastest(version, device)
+            if export_later and why.startswith("not exported"):
+                onnx.export_soon(version)
         try:
             if runtime == "onnx":  # onnxruntime on the CPU, whatever the device
-                from fer.models import onnx  # onnxruntime: only when asked for
+                from fer.models import onnx
 
-                return cls(onnx.session(version), version.meta(), version.folder, "cpu", detector, version, runtime)
-            model, meta = models.load(version.folder, device=device)
+                predictor = cls(onnx.session(version, threads=threads or onnx.THREADS), version.meta(),
+                                version.folder, "cpu", detector, version, runtime)
+            else:
+                model, meta = models.load(version.folder, device=device)
+                predictor = cls(model, meta, version.folder, device, detector, version)
         except models.ModelError as e:
             shipped = _shipped_instead_of(version)
             if shipped is None:
                 raise
-            predictor = cls.load(shipped, device, detector, runtime)
+            predictor = cls.load(shipped, device, detector, "auto" if why else runtime, threads)
             predictor.fallback = (f"the store's default model ({version.ref}) cannot be used, so the model "
                                   f"shipped with FER Studio answers instead: {e}")
             return predictor
-        return cls(model, meta, version.folder, device, detector, version)
+        predictor.runtime_why = why
+        return predictor
 
     @property
     def name(self) -> str:
@@ -113,12 +133,13 @@ class Predictor:
     @torch.inference_mode()
     def classify(self, crops, batch_size: int = 64) -> np.ndarray:
         """N × 7 probabilities for faces already cut (uint8 arrays, any size, gray or RGB), with the
-        test-time augmentation the model's model.json asks for (``tta``)."""
+        test-time augmentation and the temperature the model's model.json asks for (``tta``,
+        ``calibration``), alike on either runtime."""
         crops = [fit_square(np.asarray(c, dtype=np.uint8), self.size, self.channels) for c in crops]
         if not crops:
             return np.zeros((0, len(self.classes)), np.float32)
         return models.predict(self.model, np.stack(crops), self.mean, self.std, self.device, batch_size=batch_size,
-                              flip=models.tta_flip(self.meta))
+                              **models.served(self.meta))
 
     def crop(self, rgb: np.ndarray, face: faces.Face) -> np.ndarray:
         """The face cut as the model's training faces were (the model.json face block)."""

@@ -19,7 +19,7 @@ if picked is None:
     st.stop()
 version, evals = picked
 label = version.label
-predictor = load_predictor(version)
+predictor = load_predictor(version, runtime="torch")  # Grad-CAM hooks the PyTorch network
 model, meta = predictor.model, predictor.meta
 size, channels = predictor.size, predictor.channels
 

@@ -123,6 +123,8 @@ CASES = {
     "model.delete": (lambda s: ("best",), lambda s: not (s.root / "models/best").exists()),
     "model.import": (lambda s: (s.model_zip, "imported"), lambda s: Model.open("imported").current_id() == "1"),
     "model.ensemble": (lambda s: ("both", [s.finished, s.other]), lambda s: Model.open("both").current_id() == "1"),
+    "model.calibrate": (lambda s: ("best", "tiny", "val", True),
+                        lambda s: Model.open("best").current().meta()["calibration"]["fitted_on"]["flip"] is True),
     "settings.save": (lambda s: (Settings(import_roots=[str(s.src)], max_jobs=3),),
                       lambda s: "max_jobs = 3" in (s.root / layout.SETTINGS).read_text()),
 }

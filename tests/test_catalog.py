@@ -21,16 +21,17 @@ def test_rows_mark_the_current_version_and_keep_every_other(store):
     Model.open("best").restore("1")
     rows = catalog.rows()
     meta = json.loads((layout.SHIPPED / layout.MODEL_META).read_text())
-    earlier = json.loads((layout.EARLIER_SHIPPED / "1" / layout.MODEL_META).read_text())
+    earlier = [json.loads((layout.EARLIER_SHIPPED / n / layout.MODEL_META).read_text()) for n in ("1", "2")]
     assert [(r["ref"], r["current"], r["source_run"]) for r in rows] == [
-        ("default@shipped-1", False, earlier["source_run"]), ("default@shipped", True, meta["source_run"]),
-        ("best@1", True, a.id), ("best@2", False, b.id)]
+        ("default@shipped-1", False, earlier[0]["source_run"]), ("default@shipped-2", False, earlier[1]["source_run"]),
+        ("default@shipped", True, meta["source_run"]), ("best@1", True, a.id), ("best@2", False, b.id)]
     shipped = meta["metrics"]
-    assert rows[1]["test_accuracy"] == shipped["test"]["accuracy"]
-    assert rows[1]["leak_free_accuracy"] == shipped["test_leak_free"]["accuracy"]  # as the shipped model records it
-    assert rows[0]["test_accuracy"] == earlier["metrics"]["test"]["accuracy"] < rows[1]["test_accuracy"]
-    assert rows[2]["test_accuracy"] == 0.51 and rows[3]["test_accuracy"] == 0.52
-    assert rows[2]["leak_free_accuracy"] is None  # no evaluation, no dataset here: not made up
+    assert rows[2]["test_accuracy"] == shipped["test"]["accuracy"]
+    assert rows[2]["leak_free_accuracy"] == shipped["test_leak_free"]["accuracy"]  # as the shipped model records it
+    assert rows[0]["test_accuracy"] == earlier[0]["metrics"]["test"]["accuracy"] < rows[1]["test_accuracy"] \
+        == earlier[1]["metrics"]["test"]["accuracy"] < rows[2]["test_accuracy"]
+    assert rows[3]["test_accuracy"] == 0.51 and rows[4]["test_accuracy"] == 0.52
+    assert rows[3]["leak_free_accuracy"] is None  # no evaluation, no dataset here: not made up
     assert all(r["created"] for r in rows)
 
 

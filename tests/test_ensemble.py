@@ -91,6 +91,24 @@ def test_the_cli_adds_an_ensemble_as_a_version_or_writes_a_folder(store, tmp_pat
     assert [m.name for m in Model.list()] == ["default", "team"]
 
 
+def test_half_stores_the_weights_in_float16_and_gives_the_same_classes(store, tmp_path, members):
+    from safetensors import safe_open
+
+    a, b = members
+    assert cli.main(["model", "ensemble", "--member", str(a), "--member", str(b), "--out", str(tmp_path / "full")]) == 0
+    assert cli.main(["model", "ensemble", "--member", str(a), "--member", str(b), "--out", str(tmp_path / "half"),
+                     "--half"]) == 0
+    full, half = tmp_path / "full" / "model.safetensors", tmp_path / "half" / "model.safetensors"
+    assert half.stat().st_size < 0.55 * full.stat().st_size
+    with safe_open(half, "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} <= {torch.float16, torch.int64}
+    assert json.loads((tmp_path / "half" / "model.json").read_text())["weights_dtype"] == "float16"
+    x = torch.randn(8, 1, 48, 48)
+    with torch.inference_mode():
+        p_full, p_half = (torch.softmax(models.load(tmp_path / m)[0](x), 1) for m in ("full", "half"))
+    assert p_half.dtype == torch.float32 and (p_full - p_half).abs().max() < 1e-2
+
+
 def test_an_ensemble_exports_to_onnx_with_the_same_probabilities(store, tmp_path, members):
     from fer.models import onnx
 

@@ -147,9 +147,10 @@ def test_model_commands(store):
     cli("model", "promote", b.id, "best", store=store)
     rows = [json.loads(line) for line in cli("model", "list", "--json", store=store).stdout.splitlines()]
     assert [(r["name"], r["version"], r["current"]) for r in rows] == [
-        ("default", "shipped-1", False), ("default", "shipped", True), ("best", "1", False), ("best", "2", True)]
-    assert rows[3]["sha256"] == sha(b.folder / layout.WEIGHTS) and rows[3]["source_run"] == b.id
-    assert rows[2]["test_accuracy"] == 0.51 and rows[1]["sha256"] == sha(layout.SHIPPED / layout.WEIGHTS)
+        ("default", "shipped-1", False), ("default", "shipped-2", False), ("default", "shipped", True),
+        ("best", "1", False), ("best", "2", True)]
+    assert rows[4]["sha256"] == sha(b.folder / layout.WEIGHTS) and rows[4]["source_run"] == b.id
+    assert rows[3]["test_accuracy"] == 0.51 and rows[2]["sha256"] == sha(layout.SHIPPED / layout.WEIGHTS)
     assert "best" in cli("model", "list", store=store).stdout
     assert cli("model", "restore", "best", store=store).stdout.startswith("best@1: now the current best")
     assert Model.open("best").current_id() == "1"

@@ -63,11 +63,13 @@ def test_round_trip_export_import_predict_equals_the_original(store, tmp_path):
     r = subprocess.run([sys.executable, "-m", "fer", "model", "export", "default", "--format", "zip", "--out", str(out)],
                        capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert sorted(members(out.read_bytes())) == sorted([layout.WEIGHTS, layout.MODEL_META, layout.CARD])
+    # the shipped model's ONNX file goes with it (it ships beside the weights)
+    assert sorted(members(out.read_bytes())) == sorted([layout.WEIGHTS, layout.MODEL_META, layout.CARD,
+                                                        layout.ONNX_MODEL])
     r = subprocess.run([sys.executable, "-m", "fer", "model", "import", str(out), "--name", "mine"],
                        capture_output=True, text=True, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.startswith("mine@1: imported from default.zip (ensemble")  # the shipped model, two members
+    assert r.stdout.startswith("mine@1: imported from default.zip (ensemble")  # the shipped model, three members
     original, imported = resolve_model("default"), resolve_model("mine")
     assert imported.ref == "mine@1" and imported.sha256() == original.sha256()
     assert imported.info()["imported_from"] == "default.zip" and imported.info()["sha256"] == original.sha256()
@@ -199,9 +201,13 @@ def test_predict_and_live_pages_offer_onnxruntime(store):
 
     at = AppTest.from_file(str(REPO / "pages" / "8_Predict.py"), default_timeout=300).run()
     assert not at.exception
-    at.sidebar.radio(key="predict-runtime").set_value("onnxruntime (CPU)").run()
+    at.sidebar.radio(key="predict-runtime").set_value("onnxruntime").run()
     assert not at.exception and "on onnxruntime" in at.caption[0].value
-    assert layout.onnx_export(resolve_model("default").sha256()).exists()
+    from fer.models import onnx
+
+    # the shipped model's own file answers: nothing exported, no wait
+    assert onnx.exported(resolve_model("default")) == layout.SHIPPED / layout.ONNX_MODEL
+    assert not layout.onnx_export(resolve_model("default").sha256()).exists()
 
 
 def test_the_models_tab_exports_the_current_version_and_lists_an_import(store, shipped_files):

@@ -54,7 +54,8 @@ def test_the_shipped_model_exports_with_its_preprocessing_and_identity(store):
     assert json.loads(md["classes"]) == list(CLASSES)
     assert md["output"].startswith("probabilities") and md["architecture"] == meta["architecture"] == "ensemble"
     assert (md["model_name"], md["model_version"], md["model_sha256"]) == ("default", "shipped", version.sha256())
-    assert json.loads(md["tta"]) == {"flip": False}  # the Predictor's own augmentation, said for users of the file
+    assert json.loads(md["tta"]) == {"flip": True}  # the Predictor's own augmentation, said for users of the file
+    assert json.loads(md["temperature"]) == meta["calibration"]["temperature"]
     assert json.loads(md["face"]) == meta["face"] and json.loads(md["parity"])["max_abs_diff"] == parity["max_abs_diff"]
     # the batch dimension is dynamic, and the graph gives probabilities
     dim = runner.session.get_inputs()[0].shape[0]
@@ -66,16 +67,15 @@ def test_the_shipped_model_exports_with_its_preprocessing_and_identity(store):
         with torch.inference_mode():
             ref = torch.softmax(model(x), 1).numpy()
         assert p.shape == (n, 7) and np.allclose(p.sum(1), 1, atol=1e-5) and np.abs(p - ref).max() <= 1e-4
-    # the export went into the store's cache, keyed by the weights' sha256; the package is untouched
-    cache = layout.onnx_export(version.sha256())
-    assert cache.is_relative_to(store) and cache.exists()
+    # it came from the file shipped beside the weights: nothing was exported into the store
+    assert not layout.onnx_export(version.sha256()).exists()
     assert sorted(p.name for p in layout.SHIPPED.iterdir()) == sorted(
-        n for n in (layout.WEIGHTS, layout.MODEL_META, layout.CARD) if (layout.SHIPPED / n).exists())
+        (layout.WEIGHTS, layout.MODEL_META, layout.CARD, layout.ONNX_MODEL))
 
 
 def test_the_check_against_pytorch_refuses_an_export_and_writes_nothing(store, monkeypatch, tmp_path):
     monkeypatch.setattr(onnx, "TOLERANCE", -1.0)  # no export can pass: the check must refuse it
-    version = resolve_model("default")
+    version = resolve_model("default@shipped-1")  # (the default's own export ships beside it)
     with pytest.raises(onnx.OnnxError, match="onnxruntime and PyTorch disagree"):
         onnx.cached(version)
     assert not layout.onnx_export(version.sha256()).exists()
@@ -129,6 +129,30 @@ def test_an_ensemble_exports_as_one_graph_of_averaged_probabilities(store):
     with torch.inference_mode():
         averaged = torch.stack([torch.softmax(m(x), 1) for m in members]).mean(0).numpy()
     assert np.abs(onnx.OnnxModel(data)(x.numpy()) - averaged).max() <= 1e-5
+
+
+def test_weights_float16_holds_exactly_are_stored_as_float16_and_give_the_same_numbers(store, tmp_path):
+    from onnx import TensorProto
+
+    version = served_model(tmp_path / "m", flip=False, temperature=1.0)
+    net, meta = models.load(version.folder)
+    full, _ = onnx.export_model(net, meta, version.identity())
+    with torch.no_grad():  # the weights as a float16 file holds them
+        for p in net.parameters():
+            p.copy_(p.half().float())
+    half, parity = onnx.export_model(net, meta, version.identity())
+    assert parity["max_abs_diff"] <= 1e-4
+    assert len(half) < 0.6 * len(full)
+    import onnx as onnx_lib
+
+    kinds = {i.name: i.data_type for i in onnx_lib.load_from_string(half).graph.initializer}
+    assert any(t == TensorProto.FLOAT16 for t in kinds.values())
+    assert all(t != TensorProto.FLOAT16 for t in
+               (i.data_type for i in onnx_lib.load_from_string(full).graph.initializer))  # not exact: left alone
+    x = torch.randn(4, 1, 48, 48)
+    with torch.inference_mode():
+        want = torch.softmax(net(x), 1).numpy()
+    assert np.abs(onnx.OnnxModel(half)(x.numpy()) - want).max() <= 1e-5
 
 
 BACKBONES = [("fer_cnn", 3, 48), ("resnet18", 3, 64), ("mobilenetv3_small_050", 3, 64), ("convnext_atto", 3, 64),
@@ -220,3 +244,86 @@ def test_export_onnx_on_the_command_line(store, tmp_path, capsys):
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, err
     assert sorted(p.name for p in out.parent.iterdir()) == ["default.onnx"]
+
+
+def served_model(folder, flip=True, temperature=0.7, weights_of=None):
+    """A small model whose model.json asks for flip TTA and a temperature (the weights of the
+    model folder ``weights_of``, else new ones)."""
+    if weights_of is None:  # random weights large enough that the classes differ from face to face
+        untrained_model(folder)
+        net, meta = models.load(folder)
+        net.train()
+        with torch.no_grad():
+            for _ in range(5):  # batch-norm statistics of images, not of nothing
+                net(torch.randn(16, 1, 48, 48))
+            net.fc.weight.mul_(20)
+        models.save(folder, net.eval(), meta)
+    else:
+        __import__("shutil").copytree(weights_of, folder)
+    meta = meta_of(folder)
+    meta["tta"], meta["calibration"] = {"flip": flip}, {"method": "temperature scaling", "temperature": temperature}
+    (folder / layout.MODEL_META).write_text(json.dumps(meta))
+    return resolve_model(str(folder))
+
+
+def test_flip_and_temperature_apply_alike_on_both_runtimes(store, tmp_path):
+    version = served_model(tmp_path / "m")
+    import skimage.data
+
+    camera = skimage.data.camera()  # patches of a photo, each unlike its mirror image
+    crops = [camera[y:y + 96, x:x + 96] for y in (40, 200, 350) for x in (30, 220, 400)]
+    on_torch, on_onnx = (Predictor.load(version, runtime=rt).classify(crops) for rt in ("torch", "onnx"))
+    assert np.abs(on_torch - on_onnx).max() <= 1e-5
+    # both apply them: the same network without either gives other probabilities, the same classes
+    plain = Predictor.load(served_model(tmp_path / "plain", False, 1.0, weights_of=tmp_path / "m"), runtime="onnx")
+    flipped = Predictor.load(served_model(tmp_path / "flip", True, 1.0, weights_of=tmp_path / "m"), runtime="onnx")
+    p_plain, p_flip = plain.classify(crops), flipped.classify(crops)
+    assert np.abs(p_flip - p_plain).max() > 1e-3
+    from fer.evaluation import temperature
+
+    assert np.allclose(on_onnx, temperature.scaled(p_flip, 0.7), atol=1e-5)  # the temperature, after the flip
+    assert (on_onnx.argmax(1) == p_flip.argmax(1)).all()
+
+
+def test_auto_takes_onnxruntime_where_its_export_measured_it_faster(store, tmp_path, monkeypatch):
+    version = resolve_model(str(untrained_model(tmp_path / "m")))
+    p = Predictor.load(version, runtime="auto")  # nothing exported yet: PyTorch, and no export made now
+    assert (p.runtime, p.runtime_why) == ("torch", "not exported for onnxruntime yet")
+    assert not layout.onnx_export(version.sha256()).exists()
+    assert onnx.export_soon(version)  # what the app does then, in the background
+    for t in __import__("threading").enumerate():
+        if t.name.startswith("onnx-export-"):
+            t.join(timeout=300)
+    figures = onnx.measured_speed(version)
+    assert set(figures) >= {"face", "batch"} and figures["face"]["onnx"] > 0 and figures["onnx_threads"] == 1
+    for faster, want in (({"onnx": 1.0, "torch": 2.0}, "onnx"), ({"onnx": 3.0, "torch": 2.0}, "torch")):
+        monkeypatch.setattr(onnx, "measured_speed", lambda v, f=faster: {"face": f, "batch": f})
+        p = Predictor.load(version, runtime="auto")
+        assert p.runtime == want and p.runtime_why.startswith("measured faster")
+    assert onnx.fastest(version, "cuda")[0] == "torch"
+    # the library's default stays PyTorch: code that reads .model gets the network
+    assert isinstance(Predictor.load(version).model, nn.Module)
+
+
+def test_a_failed_export_leaves_the_app_on_pytorch(store, tmp_path, monkeypatch):
+    version = resolve_model(str(untrained_model(tmp_path / "m")))
+    monkeypatch.setattr(onnx, "_failed", {})
+    monkeypatch.setattr(onnx, "export_model", lambda *a, **k: (_ for _ in ()).throw(onnx.OnnxError("disagree")))
+    assert onnx.export_soon(version)
+    for t in __import__("threading").enumerate():
+        if t.name.startswith("onnx-export-"):
+            t.join(timeout=300)
+    p = Predictor.load(version, runtime="auto", export_later=True)
+    assert p.runtime == "torch" and p.runtime_why == "its ONNX export failed (disagree)"
+    assert not onnx.export_soon(version)  # not tried again in this process
+
+
+def test_the_shipped_model_needs_no_export(store, monkeypatch):
+    monkeypatch.setattr(onnx, "export_model", lambda *a, **k: pytest.fail("exported"))
+    version = resolve_model("default")
+    assert onnx.exported(version) == layout.SHIPPED / layout.ONNX_MODEL
+    p = Predictor.load("default", runtime="auto")
+    assert p.runtime == "onnx" and p.runtime_why.startswith("measured faster")
+    assert not (store / "exports").exists()  # nothing written into the store
+    assert (layout.SHIPPED / layout.ONNX_MODEL).stat().st_size + (layout.SHIPPED / layout.WEIGHTS).stat().st_size \
+        < 20 * 2**20

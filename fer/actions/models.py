@@ -1,5 +1,5 @@
 """Named models: promote a run, make a version current again, rename, delete, import a model zip,
-and (from the command line) average models into an ensemble version."""
+and (from the command line) average models into an ensemble version or calibrate one."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -72,12 +72,29 @@ def import_zip(entry: Entry, source, name: str, label: str | None = None):
     return version, contents
 
 
-@action("model.ensemble", "add model versions", lambda name, members, flip=False: f"{len(members)} models → {name}")
-def ensemble(entry: Entry, name: str, members: list[str], flip: bool = False):
+@action("model.ensemble", "add model versions",
+        lambda name, members, flip=False, half=False: f"{len(members)} models → {name}")
+def ensemble(entry: Entry, name: str, members: list[str], flip: bool = False, half: bool = False):
     from fer.models import ensemble as ens  # torch: the members are loaded to be checked
 
     before = _current_ref(name)
-    version = ens.add_version(name, members, flip=flip)
+    version = ens.add_version(name, members, flip=flip, half=half)
     entry.target, entry.detail, entry.replaced = f"{len(members)} models → {version.ref}", \
-        {"model": version.ref, "members": list(members), "flip": flip}, {"current": before}
+        {"model": version.ref, "members": list(members), "flip": flip, "half": half}, {"current": before}
+    return version
+
+
+@action("model.calibrate", "add model versions",
+        lambda model, dataset, split="val", flip=None, name=None: f"{model} → {name or model}")
+def calibrate(entry: Entry, model: str, dataset: str, split: str = "val", flip: bool | None = None,
+              name: str | None = None):
+    from fer.evaluation import calibrate as cal  # torch: the model is run on the split
+
+    target = name or model.split("@")[0]
+    before = _current_ref(target)
+    version = cal.add_version(model, dataset, split, flip, name)
+    c = version.meta()["calibration"]
+    entry.target, entry.replaced = f"{model} → {version.ref}", {"current": before}
+    entry.detail = {"model": version.ref, "from": model, "dataset": dataset, "split": split,
+                    "temperature": c["temperature"], "flip": c["fitted_on"]["flip"]}
     return version

@@ -11,6 +11,7 @@ import pandas as pd
 from fer.data import manifest
 from fer.data.quality import near_pairs
 from fer.evaluation import metrics
+from fer.evaluation.temperature import BINS, reliability
 from fer.labels import CLASSES
 
 PROB_COLUMNS = [f"p_{c}" for c in CLASSES]
@@ -35,23 +36,9 @@ def pr_curves(pred: pd.DataFrame) -> dict[str, dict]:
     return out
 
 
-def calibration(pred: pd.DataFrame, bins: int = 15) -> tuple[float, pd.DataFrame]:
+def calibration(pred: pd.DataFrame, bins: int = BINS) -> tuple[float, pd.DataFrame]:
     """Expected calibration error of the top-class confidence, and the reliability table."""
-    p = probs(pred)
-    conf = p.max(1)
-    correct = (p.argmax(1) == pred["label"].to_numpy()).astype(float)
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(conf, edges[1:-1]), 0, bins - 1)
-    rows, ece = [], 0.0
-    for b in range(bins):
-        m = which == b
-        if not m.any():
-            continue
-        acc, avg = correct[m].mean(), conf[m].mean()
-        ece += m.mean() * abs(acc - avg)
-        rows.append({"bin": b, "low": edges[b], "high": edges[b + 1], "n": int(m.sum()), "confidence": avg,
-                     "accuracy": acc})
-    return float(ece), pd.DataFrame(rows)
+    return reliability(pred["label"].to_numpy(), probs(pred), bins)
 
 
 def breakdown(pred: pd.DataFrame, by: str) -> pd.DataFrame:

@@ -261,7 +261,8 @@ def run_video(args: dict, folder: Path) -> int:
 
     with job_harness(folder, cooperative=False) as job:
         try:
-            predictor = Predictor.load(resolve_model(args["model"], allow_paths=False), detector=args["detector"])
+            predictor = Predictor.load(resolve_model(args["model"], allow_paths=False), detector=args["detector"],
+                                       runtime="auto")
             report = _throttled(lambda done, total: job.progress(progress=done / total,
                                                                  message=f"frame {done:,} of {total:,}"))
             info = analyse_into(folder, args["video"], predictor, args["every"], VideoLimits.from_settings(),

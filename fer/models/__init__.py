@@ -12,10 +12,12 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "fer.models.registry": ("FaceNetClassifier", "FerCNN", "ModelError", "build", "known"),
+    "fer.models.registry": ("FaceNetClassifier", "ModelError", "build", "known"),
+    "fer.models.fer_cnn": ("FerCNN",),
     "fer.models.folder": ("SHIPPED", "ModelNotFound", "checked_meta", "classes_ok", "environment", "git_commit", "load",
                           "read_meta", "save", "unwrap", "write_meta"),
-    "fer.models.inputs": ("crop_input", "norm_tensors", "normalisation", "predict", "to_input", "tta_flip"),
+    "fer.models.inputs": ("crop_input", "norm_tensors", "normalisation", "predict", "scale", "served", "temperature",
+                          "to_input", "tta_flip"),
     "fer.models.cam": ("target_layer",),
     "fer.models.device": ("pick_device",),
 }

@@ -7,7 +7,7 @@ model folder (the Predictor, evaluation, Grad-CAM, ONNX export, model zips, prom
 ensemble unchanged. The network returns the log of the averaged probabilities, so a softmax
 downstream gives the average back exactly.
 
-    python -m fer model ensemble NAME MEMBER MEMBER... [--flip]
+    python -m fer model ensemble NAME --member MODEL --member MODEL... [--flip] [--half]
 """
 from __future__ import annotations
 
@@ -75,14 +75,15 @@ def combine(refs: list[str], flip: bool = False) -> tuple[Ensemble, dict]:
     return Ensemble(list(nets), [m["architecture"] for m in metas]).eval(), meta
 
 
-def write(folder: Path, refs: list[str], flip: bool = False) -> dict:
-    """Write the ensemble of ``refs`` as a model folder; its model.json."""
+def write(folder: Path, refs: list[str], flip: bool = False, half: bool = False) -> dict:
+    """Write the ensemble of ``refs`` as a model folder (``half``: weights stored in float16); its
+    model.json."""
     net, meta = combine(refs, flip)
-    save(Path(folder), net, meta)
+    save(Path(folder), net, meta, half=half)
     return meta
 
 
-def write_folder(out: Path, refs: list[str], flip: bool = False) -> dict:
+def write_folder(out: Path, refs: list[str], flip: bool = False, half: bool = False) -> dict:
     """The ensemble of ``refs`` as a new model folder ``out`` (outside the store: ``model ensemble
     --out``), built beside it and swapped in whole; refused when ``out`` holds anything."""
     out = Path(out)
@@ -90,7 +91,7 @@ def write_folder(out: Path, refs: list[str], flip: bool = False) -> dict:
         raise ValueError(f"--out {out}: the folder exists and is not empty")
     new = store.new_folder_beside(out)
     try:
-        meta = write(new, refs, flip)
+        meta = write(new, refs, flip, half)
         store.replace_folder(new, out)
     except BaseException:
         store.remove_folder(new)
@@ -98,10 +99,10 @@ def write_folder(out: Path, refs: list[str], flip: bool = False) -> dict:
     return meta
 
 
-def add_version(name: str, refs: list[str], flip: bool = False) -> ModelVersion:
+def add_version(name: str, refs: list[str], flip: bool = False, half: bool = False) -> ModelVersion:
     """The ensemble of ``refs`` as a new (current) version of the model ``name``."""
     meta = combine(refs, flip)[1]  # refused before the store is touched
-    return store.add_version(name, lambda folder: write(folder, refs, flip),
+    return store.add_version(name, lambda folder: write(folder, refs, flip, half),
                              {"ensemble_of": [m["source"] for m in meta["members"]]})
 
 

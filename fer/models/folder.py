@@ -48,13 +48,17 @@ def read_meta(folder: Path) -> dict:
     return parse_meta((Path(folder) / META).read_bytes())
 
 
-def save(folder: Path, model, meta: dict) -> None:
+def save(folder: Path, model, meta: dict, half: bool = False) -> None:
     """Weights and model.json, each written atomically (weights first: a model.json always has
-    weights beside it)."""
+    weights beside it). ``half``: floating-point weights stored as float16 (half the file; they
+    load into the float32 network, which computes as before on the rounded weights)."""
     from safetensors.torch import save  # imports torch: only where weights are written
 
     folder = Path(folder)
     state = {k: v.detach().contiguous().cpu() for k, v in unwrap(model).state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+        meta = {**meta, "weights_dtype": "float16"}
     store.write_bytes(folder / WEIGHTS, save(state))  # Python writes it: a full disk is an OSError naming the file
     store.write_json(folder / META, meta)
 

@@ -41,6 +41,29 @@ def tta_flip(meta: dict) -> bool:
     return bool((meta.get("tta") or {}).get("flip"))
 
 
+def temperature(meta: dict) -> float:
+    """The temperature the model's probabilities are scaled with (model.json's ``calibration``,
+    fitted on a validation split by ``fer.evaluation.calibration``); 1.0 when it has none."""
+    t = (meta.get("calibration") or {}).get("temperature")
+    return float(t) if t else 1.0
+
+
+def served(meta: dict) -> dict:
+    """How the model.json says its probabilities are made, as ``predict``'s keywords (flip TTA and
+    temperature): the Predictor, evaluation and every bench pass them, with either runtime, so
+    a figure is always that of what users get."""
+    return {"flip": tta_flip(meta), "temperature": temperature(meta)}
+
+
+def scale(probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Probabilities with their temperature applied: ``softmax(log p / T)`` (unchanged at T = 1).
+    The log of the probabilities stands in for logits, so it works alike for a network, an
+    ensemble (averaged probabilities) and flip TTA (the average of two)."""
+    if temperature == 1.0:
+        return probs
+    return F.softmax(torch.log(probs.clamp_min(1e-12)) / temperature, dim=1)
+
+
 def normalisation(model: nn.Module, channels: int) -> tuple[list[float], list[float]]:
     """The mean and std a backbone expects (its pretrained config), for 1 or 3 channels."""
     cfg = getattr(model, "pretrained_cfg", None) or {}
@@ -54,9 +77,11 @@ def normalisation(model: nn.Module, channels: int) -> tuple[list[float], list[fl
 
 @torch.inference_mode()
 def predict(model, images: np.ndarray | torch.Tensor, mean, std, device, batch_size: int = 256,
-            channels_last: bool = False, flip: bool = False, amp_dtype=None) -> np.ndarray:
+            channels_last: bool = False, flip: bool = False, amp_dtype=None, temperature: float = 1.0) -> np.ndarray:
     """Softmax probabilities (N × classes) for uint8 N×H×W×C images; ``flip`` averages in the
-    mirrored image (test-time augmentation)."""
+    mirrored image (test-time augmentation), then ``temperature`` scales them (``scale``).
+    ``model`` is a PyTorch network or anything that takes its batch and gives logits or
+    log-probabilities (``fer.models.onnx.OnnxClassifier``): both runtimes go through here."""
     model.eval()
     images = torch.as_tensor(images)
     device = torch.device(device)
@@ -71,5 +96,5 @@ def predict(model, images: np.ndarray | torch.Tensor, mean, std, device, batch_s
         if flip:
             n = len(p) // 2
             p = (p[:n] + p[n:]) / 2
-        out.append(p.cpu())
+        out.append(scale(p, temperature).cpu())
     return torch.cat(out).numpy() if out else np.zeros((0, 0), np.float32)

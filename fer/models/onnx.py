@@ -16,13 +16,24 @@ is quicker (0.5 s against 4 s for fer_cnn) but deprecated and marked for removal
 
 The store keeps one export per set of weights (``layout.onnx_export(sha256)``), made on first
 use (``session``); a copy for a download (``onnx_bytes``) is stamped with the identity of the
-version asked for and checked again.
+version asked for and checked again. The models shipped in the package carry theirs beside the
+weights (``model.onnx``), so the default needs no export, ever.
+
+Every export also measures itself against PyTorch (``speed``: a face alone, as Predict and Live
+classify, and a batch, as an evaluation does), and ``fastest`` uses that figure to choose the
+runtime: onnxruntime where it was measured faster, PyTorch where not, where nothing is exported
+yet (then the export can be made in the background, ``export_soon``) or where the export failed
+its check. onnxruntime runs on ``THREADS`` intra-op thread unless told otherwise: its default
+pool takes every core and fights the other work (the page, the camera, a training) on a small
+machine.
 """
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import threading
+import time
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -40,6 +51,9 @@ INPUT, OUTPUT = "input", "probabilities"
 FORMAT = "fer-studio-onnx/1"
 TOLERANCE = 1e-4
 RANDOM_BATCH = 8
+THREADS = 1  # onnxruntime's intra-op threads unless told otherwise (see above)
+SPEED_BATCH = 64  # the batch the speed of an evaluation is measured on
+SPEED_RUNS = 15  # timed runs per runtime and case, interleaved, after a warm-up
 # metadata keys that say how to feed the graph: an export whose values differ is exported again
 PREPROCESSING = ("format", "output", "input", "input_size", "channels", "normalisation", "classes", "architecture",
                  "face")
@@ -75,9 +89,11 @@ def metadata(meta: dict, identity: dict, parity: dict | None = None) -> dict[str
         "classes": json.dumps(list(meta["classes"])),
         "architecture": str(meta["architecture"]),
         "face": json.dumps(meta.get("face") or {}),
-        # test-time augmentation is not in the graph: with {"flip": true}, average the probabilities
-        # of each face and of its mirror image, as the Predictor does
+        # test-time augmentation and temperature are not in the graph: with {"flip": true}, average
+        # the probabilities of each face and of its mirror image, then with a temperature T take
+        # softmax(log p / T), as the Predictor does
         "tta": json.dumps({"flip": bool((meta.get("tta") or {}).get("flip"))}),
+        "temperature": json.dumps(float((meta.get("calibration") or {}).get("temperature") or 1.0)),
         "model_name": str(identity.get("name")),
         "model_version": str(identity.get("version") or ""),
         "model_sha256": str(identity["sha256"]),
@@ -148,17 +164,68 @@ def _graph(model: nn.Module, meta: dict) -> "onnx.ModelProto":  # noqa: F821
     """The model with its softmax as an ONNX graph, batch dimension dynamic."""
     size, channels = int(meta["input_size"]), int(meta["channels"])
     example = torch.zeros(2, channels, size, size)  # 2, not 1: a batch of one would be specialised
+    # Weights that float16 holds exactly (saved in float16) are kept as they are: the exporter's
+    # optimiser would fold batch norms into convolutions (weights no longer float16 numbers), so
+    # only constants are folded here (a convolution's bias becomes a weight again, which lets
+    # onnxruntime fold the batch norms itself when the session loads: measured as fast), and
+    # ``half_stored`` stores them in float16. Other models get the exporter's optimised graph.
+    half = _weights_half_exact(model)
     quiet = io.StringIO()
     try:
         with contextlib.redirect_stdout(quiet), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             program = torch.onnx.export(Probabilities(model).eval(), (example,), dynamo=True, external_data=False,
                                         input_names=[INPUT], output_names=[OUTPUT], verbose=False,
-                                        dynamic_shapes=({0: torch.export.Dim("batch")},))
+                                        dynamic_shapes=({0: torch.export.Dim("batch")},), optimize=not half)
     except Exception as e:  # the exporter raises many kinds; the first line says what it met
         first = (str(e).strip().splitlines() or [""])[0][:200]
         raise OnnxError(f"{meta['architecture']}: the ONNX exporter failed ({type(e).__name__}: {first})") from None
-    return program.model_proto
+    proto = program.model_proto
+    if half:
+        import onnxscript.optimizer
+
+        onnxscript.optimizer.fold_constants(proto)
+        onnxscript.optimizer.remove_unused_nodes(proto)
+        proto = half_stored(proto)
+    return proto
+
+
+HALF_MIN_ELEMENTS = 1024  # smaller tensors are not worth a Cast node
+
+
+def _weights_half_exact(model: nn.Module) -> bool:
+    """Whether every large floating-point weight of the model is exactly a float16 number."""
+    with torch.no_grad():
+        return all(t.half().float().equal(t.float()) for t in model.state_dict().values()
+                   if t.is_floating_point() and t.numel() >= HALF_MIN_ELEMENTS)
+
+
+def half_stored(proto):
+    """The graph with each large float32 weight that float16 holds exactly (weights saved in
+    float16, as a shipped model's are) stored as float16 and cast back to float32 when the session
+    loads: half the file, the same numbers. Other weights stay as they are."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph, casts = proto.graph, []
+    for init in list(graph.initializer):
+        if init.data_type != TensorProto.FLOAT or np.prod(init.dims) < HALF_MIN_ELEMENTS:
+            continue
+        value = numpy_helper.to_array(init)
+        half = value.astype(np.float16)
+        if not np.array_equal(half.astype(np.float32), value):
+            continue
+        stored = numpy_helper.from_array(half, f"{init.name}__float16")
+        graph.initializer.remove(init)
+        graph.initializer.append(stored)
+        casts.append(helper.make_node("Cast", [stored.name], [init.name], to=TensorProto.FLOAT,
+                                      name=f"{init.name}__to_float32"))
+    if casts:
+        nodes = casts + list(graph.node)  # a Cast before every node that reads its output
+        del graph.node[:]
+        graph.node.extend(nodes)
+        onnx.checker.check_model(proto)
+    return proto
 
 
 def stamp(proto, props: dict[str, str]) -> bytes:
@@ -173,11 +240,36 @@ def stamp(proto, props: dict[str, str]) -> bytes:
     return proto.SerializeToString()
 
 
+def speed(onnx_model: bytes, model: nn.Module, meta: dict, runs: int = SPEED_RUNS) -> dict:
+    """Milliseconds a face of onnxruntime (``THREADS`` thread) and of PyTorch (its threads now) on
+    one face alone and on a batch of ``SPEED_BATCH``: medians of ``runs`` interleaved runs (the
+    two runtimes see the same load)."""
+    runner, net = OnnxModel(onnx_model, threads=THREADS), Probabilities(model).eval()
+    size, channels = int(meta["input_size"]), int(meta["channels"])
+    out: dict = {"onnx_threads": THREADS, "torch_threads": torch.get_num_threads(), "runs": runs}
+    with torch.inference_mode():
+        for case, n in (("face", 1), ("batch", SPEED_BATCH)):
+            x = torch.rand(n, channels, size, size)
+            timings: dict[str, list[float]] = {"onnx": [], "torch": []}
+            for k in range(runs + 2):  # the first two warm up
+                for name, run in (("onnx", lambda: runner(x.numpy())), ("torch", lambda: net(x))):
+                    t = time.perf_counter()
+                    run()
+                    if k >= 2:
+                        timings[name].append((time.perf_counter() - t) * 1000 / n)
+            out[case] = {name: float(f"{float(np.median(ms)):.3g}") for name, ms in timings.items()}
+    return out
+
+
 def export_model(model: nn.Module, meta: dict, identity: dict) -> tuple[bytes, dict]:
-    """(the ONNX file's bytes, the check's figures) for a model in eval mode and its model.json."""
+    """(the ONNX file's bytes, the check's figures) for a model in eval mode and its model.json;
+    the file's metadata carries the check and the measured speed of both runtimes."""
     proto = _graph(model.eval(), meta)
-    parity = check(proto.SerializeToString(), model, meta)
-    return stamp(proto, metadata(meta, identity, parity)), parity
+    data = proto.SerializeToString()
+    parity = check(data, model, meta)
+    props = metadata(meta, identity, parity)
+    props["speed"] = json.dumps(speed(data, model, meta))
+    return stamp(proto, props), parity
 
 
 def _props(path: Path) -> dict[str, str]:
@@ -198,12 +290,42 @@ def _is_current(props: dict, meta: dict, sha256: str) -> bool:
     return props.get("model_sha256") == sha256 and all(props.get(k) == want[k] for k in PREPROCESSING)
 
 
+def shipped_beside(version: ModelVersion) -> Path | None:
+    """The ``model.onnx`` beside the weights of a model shipped in the package (never one of the
+    store: a stored version's files are not trusted to be what their metadata says)."""
+    if version.kind != "shipped":
+        return None
+    # an earlier shipped version with the same weights as the default (another tta, say) uses its file
+    for path in (version.folder / layout.ONNX_MODEL, layout.SHIPPED / layout.ONNX_MODEL):
+        if path.is_file() and _props(path).get("model_sha256") == version.sha256():
+            return path
+    return None
+
+
 def exported(version: ModelVersion) -> Path | None:
-    """The store's current export of this version's weights, or None (nothing is exported)."""
-    path = layout.onnx_export(version.sha256())
+    """This version's current export: the shipped one beside its weights, else the store's; None
+    when there is none yet."""
     try:
-        return path if _is_current(_props(path), version.meta(), version.sha256()) else None
-    except Exception:  # noqa: BLE001 - missing, torn or foreign: not an export of ours
+        beside = shipped_beside(version)
+    except Exception:  # noqa: BLE001 - a torn file in the package: the store's export instead
+        beside = None
+    for path in (beside, layout.onnx_export(version.sha256())):
+        if path is None:
+            continue
+        try:
+            if _is_current(_props(path), version.meta(), version.sha256()):
+                return path
+        except Exception:  # noqa: BLE001 - missing, torn or foreign: not an export of ours
+            continue
+    return None
+
+
+def measured_speed(version: ModelVersion) -> dict | None:
+    """The speed figures its export measured (``speed``), or None (no export, or made before)."""
+    path = exported(version)
+    try:
+        return json.loads(_props(path)["speed"]) if path is not None else None
+    except (KeyError, ValueError, OSError):
         return None
 
 
@@ -273,7 +395,67 @@ class OnnxClassifier:
         return self
 
 
-def session(version: ModelVersion, threads: int | None = None) -> OnnxClassifier:
+def session(version: ModelVersion, threads: int | None = THREADS) -> OnnxClassifier:
     """onnxruntime on this version's export (exported into the store on first use), in the
-    PyTorch network's place."""
+    PyTorch network's place; ``threads`` intra-op threads (None: onnxruntime's default pool)."""
     return OnnxClassifier(OnnxModel(cached(version), threads=threads))
+
+
+# -- choosing the runtime -------------------------------------------------------------------
+
+_failed: dict[str, str] = {}  # weights sha256 → why its export failed (not tried again in this process)
+_exporting: set[str] = set()
+_exporting_lock = threading.Lock()
+
+
+def available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+        import onnx  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def fastest(version: ModelVersion, device: str = "cpu", case: str = "face") -> tuple[str, str]:
+    """(``"onnx"`` or ``"torch"``, why) for running this version on ``device``: onnxruntime where
+    its export measured it faster than PyTorch for ``case`` (``"face"``: faces one by one, as
+    Predict and Live; ``"batch"``: an evaluation), PyTorch otherwise."""
+    if str(device) not in ("cpu", "auto") and not str(device).startswith("cpu"):
+        return "torch", f"on {device} PyTorch runs it"
+    if not available():
+        return "torch", "onnxruntime is not installed"
+    sha = version.sha256()
+    if sha in _failed:
+        return "torch", f"its ONNX export failed ({_failed[sha]})"
+    figures = measured_speed(version)
+    if figures is None:
+        return "torch", "not exported for onnxruntime yet"
+    onnx_ms, torch_ms = figures[case]["onnx"], figures[case]["torch"]
+    if onnx_ms < torch_ms:
+        return "onnx", f"measured faster: {onnx_ms:.2g} against {torch_ms:.2g} ms a face"
+    return "torch", f"measured faster: {torch_ms:.2g} against onnxruntime's {onnx_ms:.2g} ms a face"
+
+
+def export_soon(version: ModelVersion) -> bool:
+    """Export this version in a background thread (once at a time per set of weights), so that
+    a later ``fastest`` can choose onnxruntime; False when there is nothing to do."""
+    sha = version.sha256()
+    if not available() or sha in _failed or exported(version) is not None:
+        return False
+    with _exporting_lock:
+        if sha in _exporting:
+            return False
+        _exporting.add(sha)
+
+    def work() -> None:
+        try:
+            cached(version)
+        except Exception as e:  # noqa: BLE001 - OnnxError, the exporter's own, a version deleted meanwhile
+            _failed[sha] = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        finally:
+            with _exporting_lock:
+                _exporting.discard(sha)
+
+    threading.Thread(target=work, name=f"onnx-export-{sha[:12]}", daemon=True).start()
+    return True

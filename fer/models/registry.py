@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 from timm.models import register_model
 
 from fer.labels import NUM_CLASSES
+from fer.models.fer_cnn import FerCNN
 from fer.store.layout import MODEL_META, WEIGHTS
 
 
@@ -38,50 +39,7 @@ class WeightsMisfit(ModelError):
     """A model folder's weights do not fit the network its model.json describes."""
 
 
-# -- our small CNN --------------------------------------------------------------------------
-
-def _conv(cin: int, cout: int) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-
-
-class FerCNN(nn.Module):
-    """Four stages of 3×3 convolutions (32, 64, 128, 256 channels; 1, 2, 2, 2 layers), max-pooling
-    between them, global average pooling, dropout and a linear head: 1.2 M parameters."""
-
-    def __init__(self, num_classes: int = NUM_CLASSES, in_chans: int = 1, drop_rate: float = 0.3,
-                 widths=(32, 64, 128, 256), depths=(1, 2, 2, 2), **_):
-        super().__init__()
-        stages, c = [], in_chans
-        for i, (w, d) in enumerate(zip(widths, depths)):
-            layers = [nn.MaxPool2d(2)] if i else []
-            for _ in range(d):
-                layers += _conv(c, w)
-                c = w
-            stages.append(nn.Sequential(*layers))
-        self.stages = nn.Sequential(*stages)
-        self.num_features = c
-        self.drop_rate = drop_rate
-        self.global_pool = nn.AdaptiveAvgPool2d(1)
-        self.head_drop = nn.Dropout(drop_rate)
-        self.fc = nn.Linear(c, num_classes)
-        self.feature_info = [{"num_chs": w, "reduction": 2 ** i, "module": f"stages.{i}"} for i, w in enumerate(widths)]
-
-    def get_classifier(self) -> nn.Module:
-        return self.fc
-
-    def reset_classifier(self, num_classes: int, global_pool: str | None = None) -> None:
-        self.fc = nn.Linear(self.num_features, num_classes)
-
-    def forward_features(self, x):
-        return self.stages(x)
-
-    def forward_head(self, x, pre_logits: bool = False):
-        x = self.head_drop(self.global_pool(x).flatten(1))
-        return x if pre_logits else self.fc(x)
-
-    def forward(self, x):
-        return self.forward_head(self.forward_features(x))
-
+# -- our small CNN (its network in fer.models.fer_cnn) ------------------------------------
 
 @register_model
 def fer_cnn(pretrained: bool = False, **kwargs) -> FerCNN:

@@ -54,19 +54,29 @@ def chosen_model(key: str, params_read: tuple[str, ...] = ("model",)) -> ModelVe
 
 
 @st.cache_resource(show_spinner="Loading the model…", max_entries=4)
-def _predictor(ref: str, stamp: tuple, detector: str | None, runtime: str = "torch"):
+def _predictor(ref: str, stamp: tuple, detector: str | None, runtime: str, exported: bool):
     from fer.predict import Predictor  # torch: loaded on the pages that run a model
 
-    return Predictor.load(resolve_model(ref, allow_paths=False), detector=detector, runtime=runtime)
+    return Predictor.load(resolve_model(ref, allow_paths=False), detector=detector, runtime=runtime,
+                          export_later=True)
 
 
-def load_predictor(version: ModelVersion, detector: str | None = None, runtime: str = "torch"):
+def _exported(version: ModelVersion) -> bool:
+    """Whether the version has an ONNX export now: the runtime "auto" chose without one is
+    chosen again once the background export has made it."""
+    from fer.models import onnx
+
+    return onnx.exported(version) is not None
+
+
+def load_predictor(version: ModelVersion, detector: str | None = None, runtime: str = "auto"):
     """A ``Predictor`` for this exact version (and runtime), loaded once per version of its files.
     A model that cannot be loaded (or an ONNX export that failed its check) stops the page with one
     error, the sidebar kept to pick another; a broken store ``default`` gives the shipped model with
     a warning."""
     try:
-        predictor = _predictor(version.ref, version.stamp, detector, runtime)
+        exported = runtime == "auto" and _exported(version)
+        predictor = _predictor(version.ref, version.stamp, detector, runtime, exported)
     except ValueError as e:  # ModelError: a damaged or mismatched model folder
         st.error(f"This model cannot be used: {e}. Pick another model in the sidebar.")
         st.stop()
@@ -75,9 +85,9 @@ def load_predictor(version: ModelVersion, detector: str | None = None, runtime: 
     return predictor
 
 
-def picker(key: str = "model", runtime: str = "torch"):
+def picker(key: str = "model", runtime: str = "auto"):
     """Model and detector widgets in the sidebar; returns a loaded ``Predictor`` (on ``runtime``:
-    ``"torch"`` or ``"onnx"``, ``fer.ui.model_io.runtime_choice``) or None."""
+    ``"auto"``, ``"torch"`` or ``"onnx"``, ``fer.ui.model_io.runtime_choice``) or None."""
     version = chosen_model(key)
     if version is None:
         st.info("No model yet: train one on the Train page, or import a dataset and run "
@@ -91,6 +101,8 @@ def picker(key: str = "model", runtime: str = "torch"):
                                     help=f"this model's faces were prepared with {trained}; Haar is faster, MTCNN "
                                          "finds more faces and levels the eyes")
     predictor = load_predictor(version, None if detector == "as trained" else detector, runtime)
+    if predictor.runtime_why:
+        st.sidebar.caption(f"On {'onnxruntime' if predictor.runtime == 'onnx' else 'PyTorch'}: {predictor.runtime_why}.")
     if predictor.warning:
         st.sidebar.warning(predictor.warning)
     return predictor
