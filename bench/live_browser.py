@@ -1,12 +1,13 @@
 """What the Live page shows in Chromium with a 30 fps fake camera, beside the in-process figure.
 
-    python bench/live_browser.py [--seconds 20] [--warmup 8] [--nice 0] [--cycles 10] [--app DIR]
+    python bench/live_browser.py [--hogs 0] [--seconds 20] [--warmup 8] [--nice 0] [--cycles 10] [--app DIR]
 
 Starts the app (``streamlit run Home.py`` in ``--app``, default this checkout, with its own
 ``.streamlit/config.toml``) on an empty store, so the shipped model runs; opens the Live page in
 Debian's Chromium with a fake camera (tests/e2e/live_probe.py: a real face panning 4 px a frame,
 640×480 at 30 fps, a frame counter in every frame) and presses START. For the page's default
-settings, then its fastest, it measures over ``--seconds``:
+settings (the runtime "the faster": onnxruntime for the shipped model), then with PyTorch chosen,
+then its fastest, it measures over ``--seconds``:
 
 - the camera's own rate (how fast its frame counter advances);
 - frames presented on the page per second (``requestVideoFrameCallback``'s presentedFrames on the
@@ -24,8 +25,10 @@ settings, then its fastest, it measures over ``--seconds``:
 
 Then STOP/START ``--cycles`` times with the server's resident memory after each STOP, and, in
 this process and on the same frames, ``FrameProcessor`` with the same settings (every camera
-frame, and every 11th as a slow server sees them) and the cost of each stage, with torch's
-default threads and with one. One JSON object. ``--app DIR`` measures another checkout (an older
+frame, and every 11th as a slow server sees them) and the cost of each stage: PyTorch with its
+default threads and with one, onnxruntime with one (the live worker's setting). One JSON object;
+progress on stderr. ``--hogs N`` keeps N busy loops (``yes > /dev/null``, normal priority)
+running from before the app starts to the end, the "busy" figures of the README. ``--app DIR`` measures another checkout (an older
 commit) with this script. ``--nice N`` runs the server and the browser at that niceness (the
 background training here runs at 5 to 10), to show what a user gets without priority over it.
 """
@@ -56,9 +59,16 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--autoplay-policy=no-user-gesture-required"]
 TICK = os.sysconf("SC_CLK_TCK")
 
-# The page's settings, as a user sets them: "default" leaves the page alone; "fastest" moves
-# each control that exists on the page to its fastest position.
-FASTEST = [("slider", "Detect every k frames", "End")]
+# The page's settings, as a user sets them: "default" leaves the page alone; "pytorch" chooses
+# PyTorch as the runtime; "fastest" goes back to the faster runtime and moves each control that
+# exists on the page to its fastest position.
+SETTINGS = [("default", []),
+            ("pytorch", [("radio", "Runtime", "PyTorch")]),
+            ("fastest", [("radio", "Runtime", "the faster"), ("slider", "Detect every k frames", "End")])]
+
+
+def say(*words) -> None:
+    print(time.strftime("%H:%M:%S"), *words, file=sys.stderr, flush=True)
 
 
 # -- processes --------------------------------------------------------------------------------
@@ -146,23 +156,32 @@ def start_server(app: Path, store: Path, nice: int, log: Path) -> tuple[subproce
 # -- the page ---------------------------------------------------------------------------------
 def apply(page, controls) -> list[str]:
     done = []
-    for kind, label, key in controls:
-        box = page.locator('[data-testid="stSlider"]').filter(has_text=label) if kind == "slider" else None
-        if box is None or box.count() == 0:
+    for kind, label, value in controls:
+        if kind == "radio":  # an older checkout without the choice: left as it is
+            box = page.locator('[data-testid="stRadio"]').filter(has_text=label)
+            if box.count() == 0:
+                continue
+            box.first.get_by_text(value, exact=True).click()
+            page.wait_for_timeout(500)
+            done.append(f"{label}={value}")
+            continue
+        box = page.locator('[data-testid="stSlider"]').filter(has_text=label)
+        if box.count() == 0:
             continue
         thumb = box.locator("input[type=range]")
         thumb.focus()
-        thumb.press(key)
+        thumb.press(value)
         page.wait_for_timeout(500)
         done.append(f"{label}={thumb.get_attribute('aria-valuetext')}")
     return done
 
 
 def fps_label(page) -> str | None:
-    m = page.locator('[data-testid="stMetric"]').filter(has_text="frames/s")
+    """The page's own rate: new frames painted a second, as the Live page's label shows it."""
+    m = page.get_by_test_id("fer-painted").locator(".fer-painted-value")  # (in a shadow root)
     if m.count() == 0:
         return None
-    return m.first.locator('[data-testid="stMetricValue"]').inner_text()
+    return m.first.inner_text()
 
 
 def webrtc_counters(before: list[dict], after: list[dict], seconds: float) -> dict:
@@ -243,7 +262,7 @@ def start_stop_cycles(page, frame, server_pid: int, n: int) -> dict:
 
 
 def browser_run(app: Path, tmp: Path, seconds: float, warmup: float, nice: int, offset,
-                settings=("default", "fastest"), cycles: int = 0) -> dict:
+                settings=("default", "pytorch", "fastest"), cycles: int = 0) -> dict:
     from playwright.sync_api import expect, sync_playwright
 
     y4m = probe.write_camera(tmp / "camera.y4m")
@@ -262,6 +281,7 @@ def browser_run(app: Path, tmp: Path, seconds: float, warmup: float, nice: int, 
             context = browser.new_context(viewport={"width": 1280, "height": 1000})
             context.add_init_script(probe.PROBE_JS)
             page = context.new_page()
+            say("the app is up; opening Live and pressing START")
             page.goto(f"{base}/Live")
             expect(page.get_by_role("heading", name="Live")).to_be_visible(timeout=90_000)
             start = page.frame_locator("iframe[title*='webrtc']").first.get_by_role("button", name="START")
@@ -276,12 +296,14 @@ def browser_run(app: Path, tmp: Path, seconds: float, warmup: float, nice: int, 
             else:
                 raise SystemExit(f"no returned frame came back within 120 s; log: {tmp / 'server.log'}")
             cpu, rec = CpuMeter(server.pid), probe.Records.empty()
-            for name, controls in [s for s in (("default", []), ("fastest", FASTEST)) if s[0] in settings]:
+            for name, controls in [s for s in SETTINGS if s[0] in settings]:
+                say(f"measuring '{name}': {warmup:g} s to settle, {seconds:g} s measured")
                 changed = apply(page, controls)
                 page.wait_for_timeout(warmup * 1000)
                 results[name] = {"changed": changed, **measure(page, frame, rec, seconds, cpu, offset)}
                 page.screenshot(path=str(tmp / f"{name}.png"))
             if cycles:
+                say(f"{cycles} STOP/START cycles")
                 results["memory"] = start_stop_cycles(page, frame, server.pid, cycles)
             browser.close()
     finally:
@@ -291,8 +313,9 @@ def browser_run(app: Path, tmp: Path, seconds: float, warmup: float, nice: int, 
 
 
 # -- in process -------------------------------------------------------------------------------
-def in_process(model: str, threads: int, frames: int = 90) -> dict:
-    """FrameProcessor and each stage alone, with ``threads`` torch threads in this thread."""
+def in_process(model: str, threads: int, runtime: str = "torch", frames: int = 90) -> dict:
+    """FrameProcessor and each stage alone, on ``runtime`` with ``threads`` threads (torch's in this
+    thread, or onnxruntime's intra-op pool)."""
     import cv2
     import torch
 
@@ -300,7 +323,12 @@ def in_process(model: str, threads: int, frames: int = 90) -> dict:
     from fer.live import FrameProcessor
     from fer.predict import Predictor
 
-    predictor = Predictor.load(model)
+    if "runtime" in inspect.signature(Predictor.load).parameters:
+        predictor = Predictor.load(model, runtime=runtime, threads=threads)
+    elif runtime != "torch":  # an older checkout
+        return {"error": "this checkout's Predictor.load has no runtime"}
+    else:
+        predictor = Predictor.load(model)
     face = probe.face_image()
     video = [probe.camera_frame(i, face) for i in range(frames)]
     out = {}
@@ -380,6 +408,7 @@ def main() -> None:
     ap.add_argument("--nice", type=int, default=0)
     ap.add_argument("--model", default="default")
     ap.add_argument("--cycles", type=int, default=10, help="STOP/START cycles for the memory figure (0: none)")
+    ap.add_argument("--hogs", type=int, default=0, help="busy loops beside the app, from start to end")
     args = ap.parse_args()
     app = args.app.resolve()
     sys.path.insert(0, str(app))  # the in-process figure uses the measured checkout's fer
@@ -387,24 +416,35 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="live-browser-"))
     os.environ["FER_ARTIFACTS"] = str(tmp / "store")
     load_before = os.getloadavg()
-    offset = probe.face_offset()
-    browser = browser_run(app, tmp, args.seconds, args.warmup, args.nice, offset, cycles=args.cycles)
-    import torch
+    hogs = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) for _ in range(args.hogs)]
+    try:
+        say(f"load {load_before[0]:.2f}, {args.hogs} busy loop(s); starting the app")
+        offset = probe.face_offset()
+        browser = browser_run(app, tmp, args.seconds, args.warmup, args.nice, offset, cycles=args.cycles)
+        import torch
 
-    default_threads = torch.get_num_threads()
-    inproc = {f"torch_threads_{n}": in_process(args.model, n) for n in sorted({default_threads, 1}, reverse=True)}
+        default_threads = torch.get_num_threads()
+        inproc = {}
+        for runtime, n in [("torch", n) for n in sorted({default_threads, 1}, reverse=True)] + [("onnx", 1)]:
+            say(f"in process: {runtime}, {n} thread(s)")
+            inproc[f"{runtime}_threads_{n}"] = in_process(args.model, n, runtime)
+        load_after = os.getloadavg()
+    finally:
+        for h in hogs:
+            h.kill()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=app, capture_output=True,
                             text=True).stdout.strip()
     dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=app,
                                 capture_output=True, text=True).stdout.strip())
+    say("done")
     print(json.dumps({
         "app": {"checkout": str(app), "commit": commit + ("+changes" if dirty else "")},
         "camera": {"file_fps": probe.FPS, "size": f"{probe.W}x{probe.H}", "face_step_px": probe.STEP},
         "browser": browser,
         "in_process": inproc,
-        "conditions": {"cpus": len(os.sched_getaffinity(0)), "nice": args.nice,
+        "conditions": {"cpus": len(os.sched_getaffinity(0)), "nice": args.nice, "hogs": args.hogs,
                        "loadavg_before": [round(x, 2) for x in load_before],
-                       "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+                       "loadavg_after": [round(x, 2) for x in load_after],
                        "python": platform.python_version(), "seconds": args.seconds, "warmup": args.warmup,
                        "screenshots": str(tmp)},
     }, indent=2))

@@ -9,12 +9,18 @@ The model given is never touched: it may be one that every session shares (``st.
 while another thread classifies with it (Predict, Live), and Grad-CAM's hooks on it would catch
 that other batch. The maps are computed on a private copy of it (made once per model and kept
 while the model lives), one explanation at a time per copy; the shared model keeps serving.
+
+A map is computed on one torch thread (this thread's setting, restored after): with torch's
+default, a thread per core, every op waits for threads that other work keeps off the cores, and
+on 2 cores beside one busy process the Explain page took 3.4 s instead of 0.7 (fer_cnn's
+GradCAM: 15 ms on one thread, 770 ms on two at load 5, ``bench/explain.py``).
 """
 from __future__ import annotations
 
 import copy
 import threading
 import weakref
+from contextlib import contextmanager
 
 import cv2
 import numpy as np
@@ -50,6 +56,17 @@ def _private(model: nn.Module) -> tuple[nn.Module, threading.Lock]:
         return _copies[model]
 
 
+@contextmanager
+def one_thread():
+    """torch on one thread in this thread for the block (OpenMP's setting is per thread)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def explain(model: nn.Module, meta: dict, crop: np.ndarray, method: str = "GradCAM", target: int | None = None,
             layer: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(heatmap H×W float32 in [0, 1], class probabilities) for one crop; ``target`` None is the
@@ -58,7 +75,7 @@ def explain(model: nn.Module, meta: dict, crop: np.ndarray, method: str = "GradC
 
     own, lock = _private(model)
     x = crop_input(crop, meta)
-    with lock:
+    with lock, one_thread():
         with torch.no_grad():
             p = torch.softmax(own(x), dim=1)[0].numpy()
         t = int(p.argmax()) if target is None else int(target)

@@ -185,15 +185,16 @@ class FrameProcessor:
         return True
 
     # -- the frame --------------------------------------------------------------------------
-    def process(self, frame_bgr: np.ndarray, fps: float | None = None, gap: int = 1) -> np.ndarray:
+    def process(self, frame_bgr: np.ndarray, fps: float | None = None, gap: int = 1, rate: bool = True) -> np.ndarray:
         """The annotated frame (mirrored first when ``mirror``: boxes, labels and ``results`` are in
         the mirrored picture's coordinates, and text reads normally). ``fps``: the rate printed on
-        the picture (default: this processor's own); ``gap``: camera frames since the last one
-        processed (1 when every frame is), to scale the flow's reach."""
+        the picture (default: this processor's own), none with ``rate=False`` (the Live page shows
+        the rate the browser paints instead); ``gap``: camera frames since the last one processed
+        (1 when every frame is), to scale the flow's reach."""
         with self._lock:
-            return self._process(frame_bgr, fps, max(1, int(gap)))
+            return self._process(frame_bgr, fps, max(1, int(gap)), rate)
 
-    def _process(self, frame_bgr: np.ndarray, fps: float | None, gap: int) -> np.ndarray:
+    def _process(self, frame_bgr: np.ndarray, fps: float | None, gap: int, rate: bool = True) -> np.ndarray:
         self.meter.tick()
         if self.mirror:
             frame_bgr = cv2.flip(frame_bgr, 1)
@@ -222,7 +223,8 @@ class FrameProcessor:
         if not self.draw:
             return frame_bgr
         out = annotate(frame_bgr, self.results, bgr=True)
-        put_text(out, f"{self.fps if fps is None else fps:.1f} fps")
+        if rate:
+            put_text(out, f"{self.fps if fps is None else fps:.1f} fps")
         return out
 
     def _crop(self, rgb: np.ndarray, face: faces.Face) -> np.ndarray:
@@ -440,7 +442,9 @@ class LiveStream:
             gap, last = received - last, received
             image = frame.to_ndarray(format="bgr24")
             try:
-                out = self.processor.process(image, fps=self.fps, gap=gap)
+                # no rate on the picture: what the server sends is not what the browser paints
+                # (the page's label counts that, fer.ui.painted)
+                out = self.processor.process(image, gap=gap, rate=False)
                 self.error = None
             except Exception as e:  # keep the video going and say why there are no boxes
                 logger.exception("live frame failed")

@@ -10,9 +10,10 @@ from fer.data.align import CROP_SIDE, preview_image
 from fer.draw import detections
 from fer.images import ImageError, load_rgb
 from fer.labels import CLASSES
-from fer.ui import access, charts, page, params
+from fer.ui import access, page, params
 from fer.ui.run_panel import follow_jobs
-from fer.ui.data import alignment_preview, explore, manifest, thumbnail
+from fer.ui.data import (alignment_preview, explore, explore_figures, manifest, manifest_csv, manifest_parquet,
+                         thumbnail)
 
 actor = page.start("Dataset")
 datasets = names()
@@ -110,8 +111,10 @@ with explore_tab:
         with col:
             st.subheader(ds)
             st.caption(f"{d['rows']:,} images · sources: " + ", ".join(f"{k} ({v['format']})" for k, v in d["sources"].items()))
-            for by in ("split", "source"):
-                st.plotly_chart(charts.class_distribution(x[by], by, shares), key=f"dist-{ds}-{by}")
+            by = st.session_state.get(f"hist-{ds}", "label_name")  # the radio below: figures made for both at once
+            figures = explore_figures(ds, shares, by)
+            for by_ in ("split", "source"):
+                st.plotly_chart(figures[f"dist-{by_}"], key=f"dist-{ds}-{by_}")
             b = x["balance"]
             st.markdown(f"Imbalance ratio (train, largest / smallest class): **{b['imbalance_ratio']:.1f}**"
                         if b["imbalance_ratio"] else "No training images.")
@@ -125,12 +128,11 @@ with explore_tab:
                 st.switch_page("pages/2_Quality.py", query_params={"dataset": ds, "check": "duplicates across splits"})
             st.dataframe(x["sizes"], hide_index=True, width="stretch", placeholder="—")
             st.caption("Modes: " + ", ".join(f"{k} {v:,}" for k, v in x["modes"].items()))
-            by = st.radio("Histograms by", ["label_name", "source"], horizontal=True, key=f"hist-{ds}")
-            for stat, title in (("mean", "brightness (mean)"), ("std", "contrast (std)")):
-                st.plotly_chart(charts.histogram(x["hist"][(stat, by)], stat, by, title), key=f"h-{ds}-{stat}")
-            st.download_button("Manifest (CSV)", x["csv"], f"{ds}_manifest.csv", "text/csv", key=f"csv-{ds}")
-            st.download_button("Manifest (parquet)", x["parquet"],
-                               f"{ds}_{layout.MANIFEST}", key=f"pq-{ds}")
+            st.radio("Histograms by", ["label_name", "source"], horizontal=True, key=f"hist-{ds}")
+            for stat in ("mean", "std"):
+                st.plotly_chart(figures[f"hist-{stat}"], key=f"h-{ds}-{stat}")
+            st.download_button("Manifest (CSV)", manifest_csv(ds), f"{ds}_manifest.csv", "text/csv", key=f"csv-{ds}")
+            st.download_button("Manifest (parquet)", manifest_parquet(ds), f"{ds}_{layout.MANIFEST}", key=f"pq-{ds}")
 
     st.subheader(f"Samples of {chosen}")
     c = st.columns([2, 1])

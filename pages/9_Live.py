@@ -8,6 +8,7 @@ from fer.live import FrameProcessor, LiveStream, release_memory
 from fer.ui import charts, page
 from fer.ui.model_io import runtime_choice
 from fer.ui.model_picker import picker
+from fer.ui.painted import painted_fps_label
 
 # What the browser is asked for: 640×480 holds faces at arm's length and keeps encoding and
 # decoding cheap on both sides; more than 30 frames/s would only be dropped.
@@ -73,15 +74,13 @@ def timeline() -> None:
     current: LiveStream = st.session_state.live_stream
     shown = current if current.started is not None else st.session_state.get("live_previous")
     live = shown is not None and not shown.ended
-    st.metric("frames/s", f"{shown.fps:.1f}" if live else "—",
-              help="fresh annotated frames sent to the browser per second")
     if shown is None:
         st.info("Press START and allow the camera: the current emotion and its timeline appear here.")
         return
     if shown.error:
         st.error(f"Frames are shown without faces: {shown.error}")
     st.caption(f"{shown.received} camera frames received, {shown.processed} processed, {shown.dropped} skipped "
-               "for a newer one" + ("" if live else " · stopped"))
+               "for a newer one" + (f"; {shown.fps:.1f} frames/s sent" if live else " · stopped"))
     now = next((r for r in reversed(shown.timeline()) if r["probs"]), None)
     if now is None:
         st.info("No face yet: look into the camera.")
@@ -93,4 +92,5 @@ def timeline() -> None:
 
 
 with right:
+    painted_fps_label()  # counted by the browser: what reaches the screen, not what the server sent
     timeline()

@@ -89,14 +89,40 @@ def _explore(name: str, stamp: tuple) -> dict:
         "balance": stats.balance(df), "leakage": stats.leakage(df), "hist": hist,
         "sizes": pd.DataFrame({"size": sizes.index, "images": sizes.values}),
         "modes": df["mode"].value_counts().to_dict(),
-        "csv": df.to_csv(index=False).encode(),
-        "parquet": Dataset.open(name).manifest_path.read_bytes(),
     }
 
 
 def explore(name: str) -> dict:
     """Every table the Dataset page shows for a dataset, computed once per manifest version."""
     return _explore(name, _stamp(name))
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _explore_figures(name: str, stamp: tuple, shares: bool, hist_by: str) -> dict:
+    from fer.ui import charts
+
+    x = _explore(name, stamp)
+    out = {f"dist-{by}": charts.class_distribution(x[by], by, shares) for by in ("split", "source")}
+    for stat, title in (("mean", "brightness (mean)"), ("std", "contrast (std)")):
+        out[f"hist-{stat}"] = charts.histogram(x["hist"][(stat, hist_by)], stat, hist_by, title)
+    return out
+
+
+def explore_figures(name: str, shares: bool, hist_by: str) -> dict:
+    """The Explore tab's figures, built once per manifest version and setting (plotly's figure
+    building was most of the page's time)."""
+    return _explore_figures(name, _stamp(name), shares, hist_by)
+
+
+def manifest_csv(name: str):
+    """A callable for a download button: the manifest as CSV, made when the button is clicked
+    (tens of MB for a large dataset: not on every run of the page)."""
+    return lambda: dataset.manifest(name).to_csv(index=False).encode()
+
+
+def manifest_parquet(name: str):
+    """A callable for a download button: the manifest file's bytes, read when it is clicked."""
+    return lambda: Dataset.open(name).manifest_path.read_bytes()
 
 
 def alignment_preview(name: str, seed: int, detector: str, margin: float) -> list[tuple[str, dict]]:

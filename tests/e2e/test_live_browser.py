@@ -4,6 +4,7 @@ the mirrored picture, fresh frames that keep coming (not a backlog), an emotion 
 time only increases (also across page reruns), and no exception box. Each step keeps a
 screenshot; a failing step's is named ...-FAILED.png."""
 import contextlib
+import re
 
 import pytest
 
@@ -12,6 +13,7 @@ expect = pytest.importorskip("playwright.sync_api", reason="playwright cannot be
 import live_probe as probe  # noqa: E402  (tests/e2e/live_probe.py)
 from conftest import LAUNCH_ARGS, find_chromium  # noqa: E402  (tests/e2e/conftest.py)
 
+POSITIVE = re.compile(r"^(0\.[1-9]|[1-9]\d*\.\d)$")  # a rate above 0, as the label writes it
 CAMERA_ARGS = ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                "--autoplay-policy=no-user-gesture-required"]
 
@@ -95,6 +97,22 @@ def test_live_with_a_30fps_camera(model_store, app_server, live_page, tmp_path):
         shots = [probe.decode_shot(url) for _, t, url in rec.shots if t0 <= t < t1]
         reads = [probe.read_counter(s) for s in shots]
         assert shots and all(r is not None and r[1] for r in reads)  # every returned picture is mirrored
+
+    with step("the rate painted"):
+        # the label counts what the browser paints of the returned video, not what the server sends:
+        # a paused video paints nothing, and the label says so while frames are still sent
+        label = page.get_by_test_id("fer-painted").locator(".fer-painted-value")  # (in a shadow root)
+        expect(label).to_have_text(POSITIVE, timeout=60_000)
+        pause = """(play) => { for (const f of document.querySelectorAll('iframe')) { let d = null;
+            try { d = f.contentDocument; } catch (e) { continue; }
+            for (const v of (d ? d.querySelectorAll('video') : [])) if (v.srcObject) { play ? v.play() : v.pause(); } } }"""
+        page.evaluate(pause, False)
+        expect(label).to_have_text("0.0", timeout=30_000)
+        expect(page.get_by_text("frames/s sent")).to_be_visible()
+        sent = page.get_by_text("frames/s sent").inner_text()
+        assert float(sent.split(";")[-1].split()[0]) > 0, sent  # the server went on sending
+        page.evaluate(pause, True)
+        expect(label).to_have_text(POSITIVE, timeout=60_000)
 
     with step("boxes on the face"):
         detect_every("End")  # optical flow for 14 frames out of 15

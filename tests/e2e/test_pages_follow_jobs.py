@@ -83,6 +83,10 @@ def test_explore_shows_an_import_once_it_ends(store, app_server, page, screensho
     expect(sidebar(page).get_by_role("combobox", name="Dataset")).to_have_value("fresh", timeout=JOB_MS)
     page.get_by_role("tab", name="Explore").click()
     expect(page.get_by_text("24 images · sources: src")).to_be_visible(timeout=TIMEOUT_MS)
+    with page.expect_download() as download:  # made when clicked, not sent with every run of the page
+        page.get_by_role("button", name="Manifest (CSV)").click()
+    rows = list(csv.DictReader(io.StringIO(open(download.value.path()).read())))
+    assert download.value.suggested_filename == "fresh_manifest.csv" and len(rows) == 24
     no_exception(page)
     screenshot("explore-after-import")
     page.get_by_role("button", name="Review them on Quality →").click()  # in the same tab
