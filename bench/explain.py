@@ -1,7 +1,12 @@
 """Grad-CAM time per image on the CPU, for each supported architecture, beside the bare forward
 and backward pass it is built on (measured in the same run).
 
-    python bench/explain.py [--repeats 5]
+    python bench/explain.py [--repeats 5] [--threads 1]
+
+One torch thread by default (``--threads``, in the JSON): on 2 cores shared with other work,
+torch's two threads per op wait on each other and the figures swing many-fold (fer_cnn's GradCAM
+15 ms on one thread, 770 ms on two at load 5); ``--threads 2`` measures two on a quiet machine.
+Prints one JSON object on stdout, progress on stderr; about a minute on 2 cores.
 """
 from __future__ import annotations
 
@@ -26,12 +31,19 @@ CASES = [("fer_cnn", 1, 48), ("resnet18", 3, 112), ("resnet50", 3, 224), ("convn
          ("vit_tiny_patch16_224", 3, 224), ("facenet_vggface2", 3, 160)]
 
 
+def log(*msg) -> None:
+    print(time.strftime("%H:%M:%S"), *msg, file=sys.stderr, flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1: steady figures on shared cores)")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     out = []
     for arch, ch, size in CASES:
+        log(f"{arch} at {size} px: a warm-up, then {args.repeats} GradCAM and forward + backward each")
         m = models.build({"backbone": arch, "channels": ch, "dropout": 0.0}).eval()
         meta = {"architecture": arch, "normalisation": {"mean": [0.5] * ch, "std": [0.25] * ch}}
         crop = np.random.default_rng(0).integers(0, 255, (size, size, ch), dtype=np.uint8)

@@ -1,12 +1,15 @@
 """Face detection and alignment: speed per 640×480 frame, dataset alignment rate, detection rate.
 
-    python bench/faces.py [--frames 60] [--zip ../shared/data/fer2013.zip]
+    python bench/faces.py [--frames 80] [--zip ../shared/data/fer2013.zip] [--threads 1]
 
-Prints one JSON object. Frames are composed from real faces: FER2013 test faces (upscaled, at a
-random position and scale, on backgrounds from scikit-image's face-free photos) and the
-astronaut photo. Each detector is timed through ``fer.faces`` (detect + align every face to
-112 px) beside its bare call (facenet-pytorch's ``MTCNN.detect`` / OpenCV's
-``detectMultiScale``) on the same frames in the same run.
+Prints one JSON object on stdout, progress on stderr; about a minute on 2 cores. One torch thread
+by default (``--threads``, in the JSON; MTCNN runs on torch): on 2 cores shared with other work,
+torch's two threads per op wait on each other and the figures swing several-fold. Frames are
+composed from real faces: FER2013 test faces (upscaled, at a random position and scale, on
+backgrounds from scikit-image's face-free photos) and the astronaut photo. Each detector is
+timed through ``fer.faces`` (detect + align every face to 112 px) beside its bare call
+(facenet-pytorch's ``MTCNN.detect`` / OpenCV's ``detectMultiScale``) on the same frames in the
+same run.
 """
 from __future__ import annotations
 
@@ -80,16 +83,25 @@ def stats(ms: list[float]) -> dict:
     return {"median_ms": round(float(np.median(ms)), 1), "p95_ms": round(float(np.percentile(ms, 95)), 1)}
 
 
+def log(*msg) -> None:
+    print(time.strftime("%H:%M:%S"), *msg, file=sys.stderr, flush=True)
+
+
 def main() -> None:
+    import torch
+
     ap = argparse.ArgumentParser()
-    ap.add_argument("--frames", type=int, default=60)
+    ap.add_argument("--frames", type=int, default=80, help="composed frames (the astronaut's is one more)")
     ap.add_argument("--zip", type=Path, default=SHARED / "fer2013.zip")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1: steady figures on shared cores)")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     src = args.zip if args.zip.exists() else SHARED / "fer2013-mini.zip"
     if not src.exists():
         sys.exit(f"{args.zip}: not found (pass a FER2013 zip with --zip)")
     import skimage.data as d
 
+    log(f"composing {args.frames} frames from {src.name}")
     rng = np.random.default_rng(0)
     bgs = backgrounds()
     composed = [compose(f, bgs[i % len(bgs)], rng) for i, f in enumerate(fer_faces(src, args.frames, rng))]
@@ -112,6 +124,7 @@ def main() -> None:
 
     result = {"frames": len(frames), "frame_size": "640x480", "faces_from": src.name, "detectors": {}}
     for method, bare in (("mtcnn", lambda fr: mtcnn.detect(fr, landmarks=True)), ("haar", bare_haar)):
+        log(f"{method}: detect + align, then the bare detector, on {len(frames)} frames")
         ms, found = timed(pipeline(method), frames)
         bare_ms, _ = timed(bare, frames)
         placed = [c[1] for c in composed]
@@ -137,14 +150,14 @@ def main() -> None:
         import_dataset([str(root.parent)], "bench")
         result["dataset_alignment"] = {}
         for method in ("mtcnn", "haar"):
+            log(f"dataset alignment of the frames with {method}")
             done = align_dataset("bench", size=112, detector=method)
             result["dataset_alignment"][method] = {"images_per_s": done["images_per_s"], "found": done["found"],
                                                    "images": len(frames)}
+        log("dataset alignment of ready-made crops")
         import_dataset([str(SHARED / "fer2013-mini.zip" if (SHARED / "fer2013-mini.zip").exists() else src)],
                        "ready")
         result["dataset_alignment"]["ready_made_fer2013"] = {"images_per_s": align_dataset("ready")["images_per_s"]}
-    import torch
-
     result["machine"] = {"cpus": len(os.sched_getaffinity(0)), "torch_threads": torch.get_num_threads(),
                          "python": platform.python_version(), "torch": torch.__version__, "opencv": cv2.__version__}
     print(json.dumps(result, indent=2))

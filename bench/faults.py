@@ -1,12 +1,12 @@
 """Faults a training survives, made for real on real processes: what each costs, in one run.
 
-    python bench/faults.py
+    python bench/faults.py [--per-class 300] [--threads 1]
 
-Prints one JSON object. A synthetic dataset in a temporary store; every training is
-``python -m fer train --config smoke`` (fer_cnn on the CPU, 2 epochs, a checkpoint inside an epoch
-every 2 s, the final evaluation on val, test and then train). The baseline is that training left
-alone, in the same run: its epoch figures and how long its final evaluation of the train split
-took.
+Prints one JSON object on stdout, progress on stderr. A synthetic dataset in a temporary store;
+every training is ``python -m fer train --config smoke`` (fer_cnn on the CPU, 2 epochs, a checkpoint
+inside an epoch every 2 s, the final evaluation on val, test and then train). The baseline is that
+training left alone, in the same run: its epoch figures and how long its final evaluation of the
+train split took.
 
 - ``kill_9``: the process killed with SIGKILL inside its first epoch: seconds until the run reads
   ``failed``, seconds of training lost (since its last checkpoint), where ``--resume`` goes on, and
@@ -17,11 +17,15 @@ took.
   (the heartbeat's staleness limit), whether ``--resume`` is refused meanwhile, and the epochs
   recorded once the process goes on (each once: one writer).
 
-Four trainings and a minute's wait: about 15 minutes on 2 cores shared with a background training
-(load 5–6, where fer_cnn trains at about 20 images/s).
+Four trainings and a minute's wait (2,100 images by default): about 3 minutes on 2 cores shared with
+other work (load 5). Every training runs on one torch thread by default (``--threads``:
+``OMP_NUM_THREADS`` for every process started, in the JSON): on 2 cores shared with other work,
+torch's two threads per op wait on each other (fer_cnn trained at about 20 images/s on two
+threads at load 5–6, where this bench took 15 minutes with 2,800 images; about 200 on one).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -40,6 +44,10 @@ import builders as b  # noqa: E402
 
 SETS = ["dataset=bench", "epochs=2", "checkpoint.every_seconds=2", "eval_splits=[val, test, train]"]
 COMPARED = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_macro_f1", "lr")
+
+
+def log(*msg) -> None:
+    print(time.strftime("%H:%M:%S"), *msg, file=sys.stderr, flush=True)
 
 
 class Training:
@@ -95,6 +103,7 @@ def _epochs(run) -> list[dict]:
 
 
 def baseline(env: dict) -> dict:
+    log("baseline: a training left alone")
     tr = Training(env)
     assert tr.wait() == 0
     from fer.store import Run
@@ -108,6 +117,7 @@ def kill_9(env: dict, whole: dict) -> dict:
 
     from fer.store import Run
 
+    log("kill -9 inside the first epoch, then --resume")
     tr = Training(env)
     run = Run.open(tr.run_id)
     _until(lambda: run.checkpoint_path.exists() and torch.load(run.checkpoint_path, weights_only=True)["position"])
@@ -129,6 +139,7 @@ def kill_9(env: dict, whole: dict) -> dict:
 def sigterm_in_final_evaluation(env: dict) -> dict:
     from fer.store import Run
 
+    log("SIGTERM during the final evaluation of the train split")
     tr = Training(env)
     tr.when("test:")  # the val and test splits are done: the train split's evaluation runs now
     tr.proc.send_signal(signal.SIGTERM)
@@ -145,6 +156,7 @@ def sigstop(env: dict) -> dict:
     run = Run.open(tr.run_id)
     _until(lambda: any(m.get("kind") == "progress" for m in run.metrics()))
     os.kill(tr.proc.pid, signal.SIGSTOP)
+    log("SIGSTOP: waiting for 'not responding' (a minute), then --resume, SIGCONT")
     try:
         shown = _until(lambda: "not responding" in run.status().get("message", ""), timeout=180, every=0.2)
         state = run.status()["state"]
@@ -159,20 +171,26 @@ def sigstop(env: dict) -> dict:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--per-class", type=int, default=300, help="synthetic images per class")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of every training (default 1: steady "
+                    "figures on shared cores)")
+    args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
         env = {**os.environ, "FER_ARTIFACTS": str(tmp / "store"), "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1",
-               "FER_DEVICE": "cpu"}
-        os.environ.update({k: env[k] for k in ("FER_ARTIFACTS", "HF_HUB_OFFLINE")})
+               "FER_DEVICE": "cpu", "OMP_NUM_THREADS": str(args.threads)}
+        os.environ.update({k: env[k] for k in ("FER_ARTIFACTS", "HF_HUB_OFFLINE", "OMP_NUM_THREADS")})
         from fer.data import import_dataset
 
-        src = b.imagefolder(tmp / "src", classes=b.FER_CLASSES, per_class=400)
+        log(f"a synthetic dataset of {7 * args.per_class} images")
+        src = b.imagefolder(tmp / "src", classes=b.FER_CLASSES, per_class=args.per_class)
         import_dataset([str(src)], "bench", workers=1)
         whole = baseline(env)
         result = {
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                        "load_1min": round(os.getloadavg()[0], 2)},
-            "images": 7 * 400,
+                        "load_1min": round(os.getloadavg()[0], 2), "torch_threads": args.threads},
+            "images": 7 * args.per_class,
             "baseline": {k: v for k, v in whole.items() if k != "run"},
             "kill_9": kill_9(env, whole),
             "sigterm_in_final_evaluation": sigterm_in_final_evaluation(env),

@@ -1,20 +1,23 @@
 """Hostile input and concurrent writers: what each costs and what survives, in one run.
 
-    python bench/hostile.py
+    python bench/hostile.py [--threads 1]
 
-Prints one JSON object. Bombs (built in a temporary folder): each is imported by
-``python -m fer dataset import`` in its own process, with its peak resident memory (the largest
-of the import and its pool workers), seconds and store growth, beside a bare import of the same
-600 small images without the bomb. Decisions: two processes and two threads writing 500 each;
-how many of the 1,000 are in ``exclusions.csv`` afterwards. Model zips that claim to be huge (a
-444-byte zip naming vit_large, an ensemble of 12 of them, a model.json nested 100,000 deep), each
-imported by ``python -m fer model import`` with its peak memory, beside importing the shipped
-model's own zip. Two sessions on one model: Grad-CAM in one thread while another classifies
-batches of 4 faces on the same loaded model, 36 maps: exceptions, and maps that differ from
-those computed alone.
+Prints one JSON object on stdout, progress on stderr; under a minute on 2 cores. Bombs (built in a
+temporary folder): each is imported by ``python -m fer dataset import`` in its own process, with its
+peak resident memory (the largest of the import and its pool workers), seconds and store growth,
+beside a bare import of the same 600 small images without the bomb. Decisions: two processes and two
+threads writing 500 each; how many of the 1,000 are in ``exclusions.csv`` afterwards. Model zips
+that claim to be huge (a 446-byte zip naming vit_large, an ensemble of 12 of them, a model.json
+nested 100,000 deep), each imported by ``python -m fer model import`` with its peak memory, beside
+importing the shipped model's own zip. Two sessions on one model: Grad-CAM in one thread while
+another classifies batches of 4 faces on the same loaded model, 36 maps: exceptions, and maps that
+differ from those computed alone. One torch thread by default (``--threads``, in the JSON; every
+process started gets ``OMP_NUM_THREADS`` alike): on 2 cores shared with other work, torch's two
+threads per op wait on each other and the seconds swing several-fold.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -36,6 +39,10 @@ GiB = 2**30
 ZEROS = "train/happy/zeros.png"
 
 
+def log(*msg) -> None:
+    print(time.strftime("%H:%M:%S"), *msg, file=sys.stderr, flush=True)
+
+
 def images_zip(dest: Path, base: Path | None = None, n: int = 600) -> Path:
     if base and base != dest:
         shutil.copyfile(base, dest)
@@ -46,6 +53,7 @@ def images_zip(dest: Path, base: Path | None = None, n: int = 600) -> Path:
 
 
 def imported(src: Path, tmp: Path, **env) -> dict:
+    log(f"python -m fer dataset import {src.name}")
     store = Path(tempfile.mkdtemp(dir=tmp))
     env = {**os.environ, "FER_ARTIFACTS": str(store), "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", **env}
     r = b.run_measured([sys.executable, "-m", "fer", "dataset", "import", str(src), "--name", "x"], env)
@@ -65,6 +73,7 @@ def decisions(tmp: Path) -> dict:
     os.environ["FER_ARTIFACTS"] = str(tmp / "procs")
     go = tmp / "go"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    log("decisions: two processes writing 500 each")
     t = time.perf_counter()
     procs = [subprocess.Popen([sys.executable, "-c", writer, tag, str(go)], env=env) for tag in "ab"]
     go.touch()
@@ -72,6 +81,7 @@ def decisions(tmp: Path) -> dict:
         p.wait()
     out["two_processes"] = {"kept": len(exclusions.read("d")), "of": 1000, "seconds": round(time.perf_counter() - t, 2)}
     os.environ["FER_ARTIFACTS"] = str(tmp / "threads")
+    log("decisions: two threads writing 500 each")
     barrier = threading.Barrier(2)
 
     def click(tag):
@@ -99,6 +109,7 @@ def model_imports(tmp: Path) -> dict:
     cases = {"valid (the shipped model's zip)": lambda: model_zip.zip_bytes(resolve_model("default")),
              **{k: make for k, (make, _) in HOSTILE.items()}}
     for name, make in cases.items():
+        log(f"python -m fer model import: {name}")
         data = make()
         path = tmp / f"{len(out)}.zip"
         path.write_bytes(data)
@@ -115,6 +126,7 @@ def two_sessions_on_one_model() -> dict:
     from fer import explain
     from fer.predict import Predictor
 
+    log("Grad-CAM in one thread while another classifies, on one model")
     p = Predictor.load("default")
     rng = np.random.default_rng(0)
     crops = [rng.integers(0, 255, (48, 48), dtype=np.uint8) for _ in range(6)]
@@ -145,8 +157,17 @@ def two_sessions_on_one_model() -> dict:
 
 
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=1, help="torch threads here and in every process started "
+                    "(default 1: steady figures on shared cores)")
+    args = ap.parse_args()
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the processes started (torch reads it when it loads)
+    import torch
+
+    torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
+        log("building a 2 GiB member of zeros into a zip")
         t = time.perf_counter()
         zeros = b.zip_of_zeros(tmp / "zeros.zip", ZEROS, 2 * GiB)
         build = time.perf_counter() - t
@@ -156,7 +177,7 @@ def main() -> None:
         images_zip(pixels, pixels)  # same 600 images beside it
         result = {
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                        "load_1min": round(os.getloadavg()[0], 2)},
+                        "load_1min": round(os.getloadavg()[0], 2), "torch_threads": args.threads},
             "bomb_zip_bytes": zeros.stat().st_size, "bomb_build_seconds": round(build, 2),
             "baseline_600_images": imported(images_zip(tmp / "plain.zip"), tmp),
             "zeros_2gib_refused": imported(zeros, tmp),

@@ -1,6 +1,13 @@
 """The live pipeline against the naive one, on the same 640×480 frames, in the same run.
 
-    python bench/live.py [--model default [--model OTHER ...]] [--frames 120] [--rounds 2]
+    python bench/live.py [--model default [--model OTHER ...]] [--frames 120] [--rounds 2] [--threads 1]
+                         [--runtime auto|torch|onnx]
+
+Runs with one torch thread (``torch.set_num_threads(1)``), as the live worker does
+(``fer.live.LiveStream``); ``--threads 2`` shows torch's two threads on the same cores. The thread
+count is in the JSON (``machine.torch_threads``). The pipelines run on ``--runtime``, by default
+the app's: the faster of PyTorch and onnxruntime (one thread) as the model's export measured
+them (the export is made first where there is none). Progress on stderr, the figures on stdout.
 
 Frames are composed from real faces: the astronaut photo and FER2013 test faces (upscaled),
 first still, then moving across the frame. ``FrameProcessor`` (its defaults) is timed per frame;
@@ -37,6 +44,10 @@ from fer.live import FrameProcessor, iou  # noqa: E402
 from fer.predict import Predictor  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+def log(*msg) -> None:
+    print(time.strftime("%H:%M:%S"), *msg, file=sys.stderr, flush=True)
 
 
 def faces_to_place() -> list[np.ndarray]:
@@ -87,15 +98,18 @@ def per_face(predictor, crop: np.ndarray, n: int) -> dict:
     return {"median_ms": round(float(np.median(ms)), 3), "p95_ms": round(float(np.percentile(ms, 95)), 3)}
 
 
-def runtimes(predictor, n: int) -> dict:
-    """PyTorch against onnxruntime per face, on 1 thread and on each one's default threads."""
+def runtimes(predictor, n: int, default_threads: int, threads_now: int) -> dict:
+    """PyTorch against onnxruntime per face, on 1 thread and on each one's default threads
+    (``default_threads``: torch's own, one per core); torch is left on ``threads_now``."""
     import skimage.data
     import torch
 
     from fer.models import onnx
 
     crop = predictor.predict(skimage.data.astronaut())[0].crop
-    version, default_threads = predictor.model_version, torch.get_num_threads()
+    version = predictor.model_version
+    if predictor.runtime != "torch":
+        predictor = Predictor.load(version, detector=predictor.detector, runtime="torch")
     path = onnx.cached(version)
     out = {}
     for threads in (1, None):
@@ -104,7 +118,7 @@ def runtimes(predictor, n: int) -> dict:
                         version=version, runtime="onnx")
         label = "1_thread" if threads else "default_threads"
         out[f"torch_{label}"], out[f"onnxruntime_{label}"] = per_face(predictor, crop, n), per_face(ort, crop, n)
-    torch.set_num_threads(default_threads)
+    torch.set_num_threads(threads_now)
     diff = np.abs(ort.classify([crop]) - predictor.classify([crop])).max()
     out["speedup_1_thread"] = round(out["torch_1_thread"]["median_ms"] / out["onnxruntime_1_thread"]["median_ms"], 2)
     out["speedup_default_threads"] = round(out["torch_default_threads"]["median_ms"]
@@ -142,17 +156,32 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds over the models (fair under a "
                                                           "load that changes)")
     ap.add_argument("--face-runs", type=int, default=300, help="classifications timed per runtime and thread count")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as the live worker runs)")
+    ap.add_argument("--runtime", default="auto", choices=("auto", "torch", "onnx"),
+                    help="what runs the pipelines (default: the app's choice, the faster)")
     args = ap.parse_args()
     import torch
 
+    default_threads = torch.get_num_threads()  # torch's own (one per core): the per-face figures' second case
+    torch.set_num_threads(args.threads)  # every figure but that one: the live worker's setting
     names = args.model or ["default"]
-    predictors = [Predictor.load(m) for m in names]
+    log(f"torch threads {args.threads}; loading", ", ".join(names))
+    if args.runtime == "auto":  # as the app has them: exported, so that the faster can be chosen
+        from fer.models import onnx
+        from fer.store import resolve_model
+
+        for m in names:
+            onnx.cached(resolve_model(m))
+    predictors = [Predictor.load(m, runtime=args.runtime) for m in names]
+    for m, p in zip(names, predictors):
+        log(f"{m} runs on {p.runtime}" + (f" ({p.runtime_why})" if p.runtime_why else ""))
     video = frames(args.frames)
     for p in predictors:
         p.predict(cv2.cvtColor(video[0], cv2.COLOR_BGR2RGB))  # warm-up
     timed = {m: ([], [], 0, 0.0) for m in names}
     for r in range(args.rounds):  # ABBA...: each model sees the early and the late load alike
         for m, p in (list(zip(names, predictors)) if r % 2 == 0 else list(zip(names, predictors))[::-1]):
+            log(f"round {r + 1} of {args.rounds}: {m}, {len(video)} frames, naive then FrameProcessor")
             naive_ms, live_ms, agree, faces = measure(p, video)
             a, b, c, _ = timed[m]
             timed[m] = (a + naive_ms, b + live_ms, c + agree, faces)
@@ -160,13 +189,15 @@ def main() -> None:
     for m, p in zip(names, predictors):
         naive_ms, live_ms, agree, faces = timed[m]
         live, naive = stats(live_ms), stats(naive_ms)
+        log(f"{m}: per-face latency, PyTorch and onnxruntime, {args.face_runs} runs each")
         results.append({
-            "model": p.label, "detector": p.detector, "frames": len(video) * args.rounds, "frame_size": "640x480",
+            "model": p.label, "runtime": p.runtime, "runtime_why": p.runtime_why, "detector": p.detector,
+            "frames": len(video) * args.rounds, "frame_size": "640x480",
             "faces_per_frame": round(faces, 2),
             "frame_processor": live, "naive_predict_every_frame": naive,
             "speedup": round(live["fps"] / naive["fps"], 2), "target_speedup": 2.5,
             "box_agreement_iou_0.5": round(agree / (len(video) * args.rounds), 3), "target_agreement": 0.95,
-            "per_face_latency": runtimes(p, args.face_runs),
+            "per_face_latency": runtimes(p, args.face_runs, default_threads, args.threads),
         })
     proc = FrameProcessor(predictors[0])
     out = {"settings": {"detect_every": proc.detect_every, "detect_width": proc.detect_width,

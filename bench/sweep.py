@@ -1,14 +1,20 @@
 """Sweeps on the mini dataset, from the command line and from the Train page, beside a bare
 baseline measured in the same run: one plain training of the same preset and epochs.
 
-    python bench/sweep.py [--trials 6] [--epochs 4]
+    python bench/sweep.py [--trials 6] [--epochs 4] [--threads 1]
 
 Imports ../shared/data/fer2013-mini.zip into a temporary store, trains the baseline in the
 foreground, runs ``python -m fer sweep`` (lr log-uniform 1e-4..1e-2, dropout uniform 0..0.5),
 then the same sweep from the Train page through AppTest (press Sweep, wait for the job), and
 renders the study on the Runs page. Prints one JSON object: the conditions (cores, load), the
 baseline's seconds, and for each sweep its trials, pruned trials (at which epoch), epochs trained
-against trials x epochs, and seconds.
+against trials x epochs, and seconds. Progress on stderr; about 2 minutes on 2 cores.
+
+Every training (the baseline's, the trials') runs on one torch thread by default (``--threads``:
+``OMP_NUM_THREADS`` for every process started, in the JSON): on 2 cores shared with other work,
+torch's two threads per op wait on each other (a 4-epoch smoke training took 29 s on two threads
+and 10 s on one at load 5, and 182 s at load 9–15). The figures (trials, pruning, best value) are
+deterministic for a thread count, but differ between thread counts.
 """
 from __future__ import annotations
 
@@ -24,6 +30,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 MINI = REPO.parent / "shared" / "data" / "fer2013-mini.zip"
 SEARCH = ["--search", "optimizer.lr=loguniform:1e-4:1e-2", "--search", "model.dropout=uniform:0:0.5"]
+
+
+def log(*msg) -> None:
+    print(time.strftime("%H:%M:%S"), *msg, file=sys.stderr, flush=True)
 
 
 def fer(*args, env) -> subprocess.CompletedProcess:
@@ -47,10 +57,15 @@ def study_figures(name: str, seconds: float, epochs: int) -> dict:
 
 
 def page_sweep(name: str, trials: int, epochs: int) -> tuple[float, dict]:
+    import logging
+
     from streamlit.testing.v1 import AppTest
 
     from fer import jobs
 
+    # AppTest's set-up calls Streamlit outside a run: a harmless warning each time, not progress
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+        lambda record: "missing ScriptRunContext" not in record.getMessage())
     at = AppTest.from_file(str(REPO / "pages" / "3_Train.py"), default_timeout=120).run()
     at.selectbox(key="sweep-dataset").set_value("mini")
     at.selectbox(key="sweep-preset").set_value("smoke").run()
@@ -77,24 +92,32 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--trials", type=int, default=6)
     ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads of every training (default 1: steady "
+                    "figures on shared cores)")
     a = ap.parse_args()
     store = tempfile.mkdtemp(prefix="fer-bench-sweep-")
-    os.environ.update({"FER_ARTIFACTS": store, "HF_HUB_OFFLINE": "1"})
+    # the page's sweep job is started from this process: it inherits OMP_NUM_THREADS from here
+    os.environ.update({"FER_ARTIFACTS": store, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(a.threads)})
     sys.path.insert(0, str(REPO))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)}
-    out = {"machine": {"cores": os.cpu_count(), "load_before": os.getloadavg()}, "dataset": "fer2013-mini (280 train, "
+    out = {"machine": {"cores": os.cpu_count(), "load_before": os.getloadavg(), "torch_threads": a.threads},
+           "dataset": "fer2013-mini (280 train, "
            "32 val, 38 test)", "preset": "smoke", "epochs": a.epochs, "trials": a.trials}
+    log(f"importing {MINI.name} into {store}")
     fer("dataset", "import", str(MINI), "--name", "mini", "--quiet", env=env)
 
+    log(f"baseline: one plain training of {a.epochs} epochs")
     t0 = time.perf_counter()
     fer("train", "--config", "smoke", "--set", "dataset=mini", "--set", f"epochs={a.epochs}", env=env)
     out["baseline_one_training_seconds"] = round(time.perf_counter() - t0, 1)
 
+    log(f"python -m fer sweep: {a.trials} trials of {a.epochs} epochs")
     t0 = time.perf_counter()
     p = fer("sweep", "--config", "training/configs/smoke.yaml", "--set", "dataset=mini", "--set", f"epochs={a.epochs}",
             *SEARCH, "--trials", str(a.trials), "--parallel", "1", "--name", "cli", "--json", env=env)
     out["cli"] = {**study_figures("cli", time.perf_counter() - t0, a.epochs), "json": json.loads(p.stdout)}
 
+    log(f"the Train page's sweep: {a.trials} trials of {a.epochs} epochs, then the Runs page")
     seconds, shown = page_sweep("page", a.trials, a.epochs)
     out["page"] = {**study_figures("page", seconds, a.epochs), "runs_page": shown}
     out["machine"]["load_after"] = os.getloadavg()

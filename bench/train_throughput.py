@@ -1,12 +1,18 @@
 """Training throughput: the trainer's loop against a bare PyTorch loop, in the same run.
 
-    python bench/train_throughput.py [--batches 30]
+    python bench/train_throughput.py [--batches 16] [--threads 1]
 
 For each case (resnet18 at 112 px RGB, our fer_cnn at 48 px grayscale; convnext_tiny at 224 px
 with AMP as well when CUDA is there) both loops train the same model with the same batch size and
 optimizer on images already in memory. The trainer's loop (fer.training.engine.train_one_epoch)
 does what a run does: per-sample batch augmentation, normalisation, label smoothing, EMA, the
-learning-rate schedule; the bare loop only steps on ready float tensors. Prints one JSON object.
+learning-rate schedule; the bare loop only steps on ready float tensors. Each loop is timed over
+``--batches`` batches after 3 warm-up batches (the steady state: the per-batch time no longer
+changes after the first batch or two). One torch thread by default (``--threads``, in the JSON):
+on 2 cores shared with other work, torch's two threads per op wait on each other and the figures
+swing several-fold (resnet18's bare loop 40 images/s on one thread, 14 on two at load 5);
+``--threads 2`` measures two on a quiet machine. Prints one JSON object on stdout, progress on
+stderr; about 1.5 minutes on 2 cores.
 """
 from __future__ import annotations
 
@@ -26,6 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from fer import models  # noqa: E402
 from fer.training import engine  # noqa: E402
 from fer.training.augment import BatchAugment  # noqa: E402
+
+
+def log(*msg) -> None:
+    print(time.strftime("%H:%M:%S"), *msg, file=sys.stderr, flush=True)
 
 
 def case(backbone: str, size: int, channels: int, batch: int, batches: int, device: torch.device, amp: bool) -> dict:
@@ -62,6 +72,7 @@ def case(backbone: str, size: int, channels: int, batch: int, batches: int, devi
         if device.type == "cuda":
             torch.cuda.synchronize()
 
+    log(f"{backbone}: bare loop, 3 warm-up + {batches} batches of {batch}")
     bare_steps(3)  # warm-up
     t = time.perf_counter()
     bare_steps(batches)
@@ -79,6 +90,7 @@ def case(backbone: str, size: int, channels: int, batch: int, batches: int, devi
     step = engine.Step(model=model, optimizer=opt, loss_fn=loss_fn, augment=aug, mean=mean, std=std, device=device,
                        lr_at=lambda s: [1e-3], ema=ema, amp_dtype=amp_dtype, channels_last=cl)
     model.train()
+    log(f"{backbone}: the trainer's loop, 3 warm-up + {batches} batches of {batch}")
     engine.train_one_epoch(step, engine.EpochData(images, labels, torch.arange(3 * batch, device=device), batch, g),
                            0)  # warm-up
     stats = engine.train_one_epoch(step, engine.EpochData(images, labels, torch.arange(n, device=device), batch, g), 0)
@@ -89,8 +101,10 @@ def case(backbone: str, size: int, channels: int, batch: int, batches: int, devi
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--batches", type=int, default=30)
+    ap.add_argument("--batches", type=int, default=16, help="batches timed per loop, after 3 warm-up batches")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1: steady figures on shared cores)")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     cases = [("resnet18", 112, 3, 64, 0.8), ("fer_cnn", 48, 1, 64, 0.6)]
     if device.type == "cuda":
