@@ -487,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "version", description="Temperature scaling: one scalar T fitted (lowest NLL) on the "
                        "predictions of a validation split, made as the model serves them (its flip TTA, or the one "
                        "asked for); the predicted class never changes, the confidence does. The fit, the split and "
-                       "NLL and ECE before and after go into model.json's calibration block.")
+                       "NLL and ECE before and after are kept with the new version (its calibration block).")
     mc.add_argument("model", metavar="MODEL", help="NAME, NAME@VERSION, 'default' or a run id")
     mc.add_argument("--dataset", required=True, help="a dataset of the store")
     mc.add_argument("--split", default="val", choices=("val", "train"), help="the split to fit on (default val)")

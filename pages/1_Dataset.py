@@ -111,7 +111,7 @@ with explore_tab:
         with col:
             st.subheader(ds)
             st.caption(f"{d['rows']:,} images · sources: " + ", ".join(f"{k} ({v['format']})" for k, v in d["sources"].items()))
-            by = st.session_state.get(f"hist-{ds}", "label_name")  # the radio below: figures made for both at once
+            by = st.session_state.get(f"hist-{ds}", "label_name")  # the radio below sets it: one cached call
             figures = explore_figures(ds, shares, by)
             for by_ in ("split", "source"):
                 st.plotly_chart(figures[f"dist-{by_}"], key=f"dist-{ds}-{by_}")

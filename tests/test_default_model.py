@@ -44,11 +44,14 @@ def test_evaluate_reproduces_the_reported_figures(store, fer2013_zip):
     from fer.evaluation import evaluate_model
 
     import_dataset([str(fer2013_zip)], "fer2013")
-    reported = json.loads((models.SHIPPED / "model.json").read_text())["metrics"]["test"]
+    meta = json.loads((models.SHIPPED / "model.json").read_text())
+    reported = meta["metrics"]["test"]
     summary, out = evaluate_model("default", "fer2013", "test")
     assert summary["n"] == reported["n"] == 3589
     assert summary["accuracy"] == pytest.approx(reported["accuracy"], abs=1e-6)
-    # evaluations of a model outside the store are keyed by its weights: a new shipped model gets new ones
+    # evaluations of a model outside the store are keyed by its weights (and its flip TTA): a new
+    # shipped model gets new ones
     sha = hashlib.sha256((models.SHIPPED / "model.safetensors").read_bytes()).hexdigest()
-    assert out == store / "evals" / f"shipped-{sha[:12]}" / "fer2013" / "test"
+    flip = "-flip" if meta["tta"]["flip"] else ""
+    assert out == store / "evals" / f"shipped-{sha[:12]}{flip}" / "fer2013" / "test"
     assert summary["model_id"] == {"name": "default", "version": "shipped", "sha256": sha}

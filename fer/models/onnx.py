@@ -53,7 +53,8 @@ TOLERANCE = 1e-4
 RANDOM_BATCH = 8
 THREADS = 1  # onnxruntime's intra-op threads unless told otherwise (see above)
 SPEED_BATCH = 64  # the batch the speed of an evaluation is measured on
-SPEED_RUNS = 15  # timed runs per runtime and case, interleaved, after a warm-up
+SPEED_RUNS = 15  # timed runs per runtime and case, interleaved, after a warm-up ...
+SPEED_SECONDS = 2.0  # ... or fewer (at least 3) once a case has taken this long: a large network's batch
 # metadata keys that say how to feed the graph: an export whose values differ is exported again
 PREPROCESSING = ("format", "output", "input", "input_size", "channels", "normalisation", "classes", "architecture",
                  "face")
@@ -243,21 +244,25 @@ def stamp(proto, props: dict[str, str]) -> bytes:
 def speed(onnx_model: bytes, model: nn.Module, meta: dict, runs: int = SPEED_RUNS) -> dict:
     """Milliseconds a face of onnxruntime (``THREADS`` thread) and of PyTorch (its threads now) on
     one face alone and on a batch of ``SPEED_BATCH``: medians of ``runs`` interleaved runs (the
-    two runtimes see the same load)."""
+    two runtimes see the same load), fewer where a case passes ``SPEED_SECONDS``."""
     runner, net = OnnxModel(onnx_model, threads=THREADS), Probabilities(model).eval()
     size, channels = int(meta["input_size"]), int(meta["channels"])
-    out: dict = {"onnx_threads": THREADS, "torch_threads": torch.get_num_threads(), "runs": runs}
+    out: dict = {"onnx_threads": THREADS, "torch_threads": torch.get_num_threads()}
     with torch.inference_mode():
         for case, n in (("face", 1), ("batch", SPEED_BATCH)):
             x = torch.rand(n, channels, size, size)
             timings: dict[str, list[float]] = {"onnx": [], "torch": []}
+            start = time.perf_counter()
             for k in range(runs + 2):  # the first two warm up
                 for name, run in (("onnx", lambda: runner(x.numpy())), ("torch", lambda: net(x))):
                     t = time.perf_counter()
                     run()
                     if k >= 2:
                         timings[name].append((time.perf_counter() - t) * 1000 / n)
+                if k >= 4 and time.perf_counter() - start > SPEED_SECONDS:
+                    break
             out[case] = {name: float(f"{float(np.median(ms)):.3g}") for name, ms in timings.items()}
+            out[f"{case}_runs"] = len(timings["onnx"])
     return out
 
 
