@@ -35,27 +35,23 @@ SHARED = REPO.parent / "shared" / "data"
 
 from live_browser import CHROMIUM_ARGS, start_server  # noqa: E402  (bench/live_browser.py)
 
-# page → (path, query string)
+# page → (its script, its URL path, the query string it is measured with)
 PAGES = {
-    "Home": ("", ""),
-    "Dataset": ("Dataset", "dataset=fer2013"),
-    "Quality": ("Quality", "dataset=fer2013"),
-    "Train": ("Train", ""),
-    "Runs": ("Runs", ""),
-    "Evaluate": ("Evaluate", "model=default&eval=fer2013/test"),
-    "Errors": ("Errors", "model=default&eval=fer2013/test"),
-    "Explain": ("Explain", "model=default&eval=fer2013/test"),
-    "Predict": ("Predict", ""),
-    "Live": ("Live", ""),
-    "Settings": ("Settings", ""),
-    "Activity": ("Activity", ""),
+    "Home": ("Home.py", "", ""),
+    "Dataset": ("pages/1_Dataset.py", "Dataset", "dataset=fer2013"),
+    "Quality": ("pages/2_Quality.py", "Quality", "dataset=fer2013"),
+    "Train": ("pages/3_Train.py", "Train", ""),
+    "Runs": ("pages/4_Runs.py", "Runs", ""),
+    "Evaluate": ("pages/5_Evaluate.py", "Evaluate", "model=default&eval=fer2013/test"),
+    "Errors": ("pages/6_Errors.py", "Errors", "model=default&eval=fer2013/test"),
+    "Explain": ("pages/7_Explain.py", "Explain", "model=default&eval=fer2013/test"),
+    "Predict": ("pages/8_Predict.py", "Predict", ""),
+    "Live": ("pages/9_Live.py", "Live", ""),
+    "Settings": ("pages/10_Settings.py", "Settings", ""),
+    "Activity": ("pages/11_Activity.py", "Activity", ""),
 }
 DONE_JS = """() => { const a = document.querySelector('[data-testid="stApp"]');
   return !!a && a.dataset.testScriptState === 'notRunning'; }"""
-FILES = {"Home": "Home.py", "Dataset": "pages/1_Dataset.py", "Quality": "pages/2_Quality.py",
-         "Train": "pages/3_Train.py", "Runs": "pages/4_Runs.py", "Evaluate": "pages/5_Evaluate.py",
-         "Errors": "pages/6_Errors.py", "Explain": "pages/7_Explain.py", "Predict": "pages/8_Predict.py",
-         "Live": "pages/9_Live.py", "Settings": "pages/10_Settings.py", "Activity": "pages/11_Activity.py"}
 
 
 def log(msg: str) -> None:
@@ -90,7 +86,7 @@ def apptest_figures(store: Path, names: list[str], repeats: int) -> dict:
 import json, statistics, sys, time
 sys.path.insert(0, {str(REPO)!r})
 from streamlit.testing.v1 import AppTest
-files, queries, out = {json.dumps({n: FILES[n] for n in names})}, {json.dumps({n: PAGES[n][1] for n in names})}, {{}}
+files, queries, out = {json.dumps({n: PAGES[n][0] for n in names})}, {json.dumps({n: PAGES[n][2] for n in names})}, {{}}
 for name, file in files.items():
     times = []
     for _ in range({repeats} + 1):
@@ -124,7 +120,7 @@ def browser_figures(base: str, names: list[str], repeats: int) -> dict:
         browser = pw.chromium.launch(executable_path=find_chromium(), args=CHROMIUM_ARGS)
         page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         for name in names:
-            path, query = PAGES[name]
+            _, path, query = PAGES[name]
             url = f"{base}/{path}" + (f"?{query}" if query else "")
             times = []
             for _ in range(repeats + 1):
