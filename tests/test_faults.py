@@ -172,6 +172,8 @@ def test_a_stale_heartbeat_is_failed_unless_a_live_process_holds_the_job(store):
     assert job.status()["state"] == "failed" and job.writer is None  # the kernel let the lock go
     job.write_status(heartbeat=time.time(), pid=holder.pid, **process_facts(os.getpid()))  # its process is gone
     assert job.status()["state"] == "failed" and "stopped without a word" in job.status()["error"]
+    job.request_stop()  # Cancel asked it to stop: a process that died starting up was cancelled, not failed
+    assert job.status()["state"] == "cancelled" and "error" not in job.status()
 
 
 def test_cancel_in_the_first_epoch_leaves_weights_on_predict_and_sigterm_stops_the_final_evaluation(

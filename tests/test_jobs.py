@@ -11,6 +11,7 @@ import pytest
 
 from fer import jobs
 from fer.jobs import job_harness
+from fer.startup import register_job_kinds
 from fer.store import Job, layout
 
 import builders as b
@@ -34,6 +35,7 @@ def plant(store, name: str, spec: dict):
     ({"kind": "evaluate", "args": {"model": "{outside}", "dataset": "x"}}, "no model"),
 ])
 def test_a_planted_job_runs_nothing_and_says_why(store, tmp_path, monkeypatch, spec, reason):
+    register_job_kinds()  # as every FER Studio program does: only a process that knows every kind judges any
     marker = tmp_path / "ran"
     outside = tmp_path / "outside"
     (outside / "happy").mkdir(parents=True)
@@ -132,6 +134,39 @@ def test_sigterm_cancels_through_the_harness(store, cooperative):
         assert cooperative, "a non-cooperative job is interrupted by the signal"
     assert Job(folder).status()["state"] == "cancelled"
     assert signal.getsignal(signal.SIGTERM) == before  # the handler is put back
+
+
+def test_a_job_cancelled_before_its_harness_began_runs_nothing(store, capsys):
+    folder = store / "jobs" / "early"
+    folder.mkdir(parents=True)
+    Job(folder).request_stop()  # what Cancel leaves for a process that is still starting
+    before = signal.getsignal(signal.SIGTERM)
+    ran = []
+    with pytest.raises(jobs.JobCancelled):
+        with job_harness(folder):
+            ran.append(True)
+    assert ran == [] and Job(folder).status()["state"] == "cancelled" and "error" not in Job(folder).status()
+    assert Job(folder).writer is None  # the lock is let go: the run can be resumed
+    assert signal.getsignal(signal.SIGTERM) == before
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "job early: cancelled before it began"
+
+
+def test_a_job_cancelled_while_its_process_starts_ends_cancelled_not_failed(store, tmp_path, monkeypatch):
+    from fer.jobs import launch
+    from fer.data.dataset import SourceSpec
+
+    monkeypatch.setenv("FER_IMPORT_ROOTS", str(tmp_path))
+    src = b.fer2013_folders(tmp_path / "fer")
+    folder = launch.import_dataset([SourceSpec(str(src))], "tiny")
+    assert jobs.status(folder)["state"] == "running"
+    assert jobs.cancel(folder) == "stopping"  # its process is still importing Python modules
+    t = time.time()
+    while Job(folder).status()["state"] in jobs.ACTIVE:
+        assert time.time() - t < 180
+        time.sleep(0.2)
+    s = Job(folder).status()
+    assert s["state"] == "cancelled" and "error" not in s, (s, (folder / layout.JOB_LOG).read_text())
+    assert not (store / "datasets" / "tiny").exists()
 
 
 def test_a_disabled_harness_writes_nothing(store):

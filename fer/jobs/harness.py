@@ -62,10 +62,14 @@ class Heartbeat:
     def progress(self, **fields) -> None:
         self._write(heartbeat=time.time(), **fields)
 
-    def finish(self, state: str, **fields) -> None:
+    def stop(self) -> None:
+        """No more beats (nor stop requests turned into SIGTERM) once this returns."""
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=HEARTBEAT_SECONDS * 2)  # no beat may land after the final state
+            self._thread.join(timeout=HEARTBEAT_SECONDS * 2)
+
+    def finish(self, state: str, **fields) -> None:
+        self.stop()  # no beat may land after the final state
         self._write(state=state, ended=now(), heartbeat=time.time(), **fields)
 
 
@@ -133,23 +137,36 @@ def job_harness(folder: Path, enabled: bool = True, cooperative: bool = True) ->
     """Run a job's body in its folder. ``enabled=False`` (a DDP rank other than 0) writes nothing
     but still hears SIGTERM. A ``cooperative`` job polls ``job.should_stop()``; any other is
     interrupted by ``JobCancelled`` when SIGTERM arrives. Exceptions other than that one
-    propagate after the failed state is written."""
+    propagate after the failed state is written. A job cancelled before the harness took it (a
+    stop request in its folder) does not run: entering raises ``JobCancelled`` once the cancelled
+    state is written."""
     job = JobHandle(folder, enabled)
     if job._lock:  # before anything is written: the folder may be another live process's
         job._lock.acquire(f"{Job(folder).kind or 'job'} {Path(folder).name}")
 
     def on_sigterm(*_):
+        first = not job.stop_requested  # the heartbeat may send it again: one interruption only
         job.stop_requested = True
-        if not cooperative or job._interruptible:
+        if first and (not cooperative or job._interruptible):
             raise JobCancelled("cancelled")
 
     previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         if job._beat:
             job._beat.start()
+            if job.stop_requested or Job(folder).stop_requested:  # cancelled while its process started
+                raise JobCancelled("cancelled before it began")
+    except JobCancelled:  # nothing of the job ran: it ends cancelled, and the caller hears so
+        job.state = "cancelled"
+        job.closing = f"{Job(folder).kind or 'job'} {Path(folder).name}: cancelled before it began"
+        job._beat.stop()
+        signal.signal(signal.SIGTERM, previous)
+        _close(job)
+        raise
     except BaseException:
         signal.signal(signal.SIGTERM, previous)
-        job._lock.release()
+        if job._lock:
+            job._lock.release()
         raise
     try:
         yield job
@@ -160,6 +177,8 @@ def job_harness(folder: Path, enabled: bool = True, cooperative: bool = True) ->
         job.fields.setdefault("error", _error_text(e))
         raise
     finally:
+        if job._beat:  # before the handler goes: a beat must not send SIGTERM to a process without it
+            job._beat.stop()
         signal.signal(signal.SIGTERM, previous)
         if job.enabled:
             _close(job)

@@ -103,6 +103,7 @@ def train_here(cfg: dict | None = None, run: Run | None = None, log: Callable[[s
         check_config(cfg)
         run = trainer.shared_run(lambda: Run.create(cfg))
     if int(os.environ.get("RANK", "0")) == 0:
+        run.job.clear_stop_request()  # a start, as a launch is: an earlier cancel's request is not for this one
         announce(run)
     return run, train(run.folder, log)
 

@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+from fer.jobs.harness import JobCancelled
 from fer.jobs.registry import kind_of
 from fer.store import Job, NotFound, io, now
 from fer.store.locks import FolderBusy
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return kind.run(args, job.folder)
+    except JobCancelled:  # cancelled while this process started: the harness said so and ran nothing
+        return 0
     except FolderBusy as e:  # another live process writes the folder: its status is not ours to touch
         print(f"refused: {e}", file=sys.stderr)
         return 2

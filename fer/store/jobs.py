@@ -128,7 +128,7 @@ class Job:
 
     def status(self) -> dict:
         """status.json with the state a reader should believe: a running job whose process is
-        gone is failed; so is one whose heartbeat is stale, unless a live process still holds the
+        gone is failed (cancelled, when a cancel asked it to stop); so is one whose heartbeat is stale, unless a live process still holds the
         folder's writer lock (stopped or hung): that one stays running, with a message saying so."""
         s = self.raw_status()
         s.setdefault("state", "unknown")
@@ -136,8 +136,12 @@ class Job:
             silent = time.time() - float(s.get("heartbeat", 0) or 0)
             here = s.get("host") in (None, HOST)  # a pid means something on its own machine only
             if here and not _ours(s, self.folder)[0]:
-                s["state"] = "failed"
-                s.setdefault("error", "the process stopped without a word (killed, crashed or the machine restarted)")
+                if self.stop_requested:  # cancelled while it started, before it could say so
+                    s["state"] = "cancelled"
+                else:
+                    s["state"] = "failed"
+                    s.setdefault("error", "the process stopped without a word (killed, crashed or the machine "
+                                          "restarted)")
             elif silent > STALE_SECONDS:
                 pid = locks.holder(self.folder)
                 if pid is None:

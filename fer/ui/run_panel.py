@@ -114,7 +114,7 @@ def run_panels(rows: list[dict], recent: int = 3) -> None:
     """The Train page's panel: every queued or running training, then the last few ended ones."""
     active = [j for j in rows if j["state"] in ACTIVE]
     ended = [j for j in reversed(rows) if j["state"] not in ACTIVE][:recent]
-    st.subheader(f"Runs in progress ({len(active)})")
+    st.subheader(f"Runs: {len(active)} in progress" + (f", the last {len(ended)} ended" if ended else ""))
     if not rows:
         st.caption("No run yet: press Train above.")
     for j in active + ended:

@@ -137,17 +137,26 @@ def test_a_run_panel_never_shows_the_controls_of_two_states(store, app_server, s
     page = sized(1280, 720)
     page.goto(app_server(store) + "/Train")
     expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible(timeout=TIMEOUT_MS)
-    # a long run on a tiny dataset, started as a user does: it runs until the page cancels it
+    # a run that cannot end on its own, started as a user does: it runs until the page cancels it.
+    # An idle machine trains this tiny set's 500 epochs in about a minute, and early stopping may
+    # end it sooner, so: many more epochs, and no early stopping.
     page.get_by_role("textbox", name="run name").fill("long")
     epochs = page.get_by_role("spinbutton", name="epochs")
-    epochs.fill("500")
+    epochs.fill("50000")
     epochs.press("Enter")
-    expect(page.get_by_text("500 epochs")).to_be_visible(timeout=TIMEOUT_MS)
+    expect(page.get_by_text("50000 epochs")).to_be_visible(timeout=TIMEOUT_MS)
+    page.get_by_text("stopping and checkpoints").click()
+    patience = page.get_by_role("spinbutton", name="early-stopping patience")
+    patience.fill("0")
+    patience.press("Enter")
+    page.wait_for_timeout(500)
+    settled(page)
     page.get_by_role("button", name="Train", exact=True).click()
     expect(page.get_by_text("queued: it trains in its own process")).to_be_visible(timeout=TIMEOUT_MS)
     cancel = page.get_by_role("button", name="Cancel long")
     expect(cancel).to_be_visible(timeout=JOB_MS)
-    expect(page.get_by_text("into epoch 1")).to_be_visible(timeout=JOB_MS)  # it trains
+    # it trains: an epoch done, whichever it has reached when the page looks
+    expect(page.get_by_text(re.compile(r"[1-9]\d* of 50000 epochs done"))).to_be_visible(timeout=JOB_MS)
     page.evaluate(WATCH_CONTROLS)
     cancel.click()
     expect(page.get_by_role("button", name="Resume long")).to_be_visible(timeout=JOB_MS)
@@ -155,5 +164,9 @@ def test_a_run_panel_never_shows_the_controls_of_two_states(store, app_server, s
     settled(page)
     assert page.evaluate("window.bothStates") == []
     assert [r.state for r in Run.list()] == ["cancelled"]
+    cfg = Run.list()[0].config()
+    assert (cfg["epochs"], cfg["early_stopping"]["patience"]) == (50000, 0)  # the form's values reached the run
+    # the heading counts what is in progress and says the panel below it has ended
+    expect(page.get_by_role("heading", name="Runs: 0 in progress, the last 1 ended")).to_be_visible()
     no_exception(page)
     page.screenshot(path=str(tmp_path / "train-cancelled.png"))

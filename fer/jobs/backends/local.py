@@ -1,5 +1,6 @@
 """The local backend: each job is a process of this machine, in a new session (it outlives a page
-reload or a Streamlit restart), its output in the job's log; cancel is SIGTERM to its group."""
+reload or a Streamlit restart), its output in the job's log; cancel is a stop request in its folder
+and SIGTERM to its group."""
 from __future__ import annotations
 
 import os
@@ -42,6 +43,7 @@ class LocalBackend:
         pid, why = job.own_process(status)
         if pid is None:
             return f"not signalled: {why}"
+        job.request_stop()  # for a process still starting, which cannot stop cleanly yet (fer.worker)
         try:
             os.killpg(pid, signal.SIGTERM)
             os.killpg(pid, signal.SIGCONT)  # a stopped process wakes up to hear it
