@@ -168,3 +168,17 @@ def test_the_store_is_the_working_folders_artifacts_without_the_environment(tmp_
     monkeypatch.delenv("FER_ARTIFACTS", raising=False)
     monkeypatch.chdir(tmp_path)
     assert store.root() == (tmp_path / "artifacts").resolve()
+
+
+def test_ids_sort_in_the_order_they_were_made_within_one_second(store):
+    from fer import jobs
+    from fer.store import new_id
+
+    ids = [new_id() for _ in range(1000)]  # many within one second, several seconds' boundaries maybe
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert all(re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{4}", i) for i in ids)  # the id's format is kept
+    # two runs made back to back (in one second, on a quick machine): the second is the newest
+    cfg = {"dataset": "x", "model": {"backbone": "fer_cnn"}}
+    first, second = Run.create({**cfg, "name": "first"}), Run.create({**cfg, "name": "second"})
+    assert [r.name for r in Run.list()] == ["second", "first"]
+    assert [j["id"] for j in jobs.listing()] == [first.id, second.id]  # oldest first

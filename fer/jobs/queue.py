@@ -80,7 +80,7 @@ def listing() -> list[dict]:
                      "what": subject(job),
                      **{k: v for k, v in s.items() if k in ("state", "pid", "started", "ended", "error",
                                                            "progress", "message", "output", "backend")}})
-    return sorted(rows, key=lambda r: r["created"])
+    return sorted(rows, key=lambda r: (r["created"], r["id"]))  # ids order the jobs made in one second
 
 
 def log_tail(folder, lines: int = 12) -> str:
@@ -104,7 +104,8 @@ def schedule() -> list[str]:
     with jobs_lock():
         jobs = [(j, j.status(), j.spec()) for j in Job.list() if j.spec_path.exists()]
         running = sum(1 for _, s, spec in jobs if s["state"] == "running" and _takes_slot(spec))
-        queued = sorted(((j, spec) for j, s, spec in jobs if s["state"] == "queued"), key=lambda js: js[0].created)
+        queued = sorted(((j, spec) for j, s, spec in jobs if s["state"] == "queued"),
+                        key=lambda js: (js[0].created, js[0].id))
         for job, spec in queued:
             if not knows(spec):
                 continue

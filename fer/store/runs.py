@@ -27,7 +27,7 @@ class Run:
 
     @classmethod
     def list(cls) -> list["Run"]:
-        """Every run of the store, newest first (ids begin with their creation time)."""
+        """Every run of the store, newest first (an id is its creation time, to 1/65536 s)."""
         return [cls(p) for p in reversed(children(layout.runs_dir())) if (p / layout.RUN).exists()]
 
     @classmethod
