@@ -160,7 +160,8 @@ BACKBONES = [("fer_cnn", 3, 48), ("resnet18", 3, 64), ("mobilenetv3_small_050", 
 
 
 @pytest.mark.parametrize("backbone,channels,size", BACKBONES, ids=[b[0] for b in BACKBONES])
-def test_every_backbone_exports_within_the_tolerance(store, tmp_path, backbone, channels, size):
+def test_every_backbone_exports_within_the_tolerance(store, tmp_path, monkeypatch, backbone, channels, size):
+    monkeypatch.setattr(onnx, "SPEED_BATCH", 4)  # the parity is under test here, not the speed (12 s of 24 at 160 px)
     torch.manual_seed(0)
     model = models.build({"backbone": backbone, "channels": channels, "pretrained": False}, for_training=False)
     folder = tmp_path / backbone
@@ -327,3 +328,12 @@ def test_the_shipped_model_needs_no_export(store, monkeypatch):
     assert not (store / "exports").exists()  # nothing written into the store
     assert (layout.SHIPPED / layout.ONNX_MODEL).stat().st_size + (layout.SHIPPED / layout.WEIGHTS).stat().st_size \
         < 20 * 2**20
+
+
+def test_an_evaluation_on_onnxruntime_takes_the_threads_pytorch_would(store, monkeypatch):
+    from fer.evaluation.evaluate import network
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 3)  # whatever this machine gives a batch job
+    net, _, runtime = network(resolve_model("default"), runtime="onnx")
+    assert runtime == "onnx" and net.runner.threads == 3
+    assert onnx.session(resolve_model("default")).runner.threads == onnx.THREADS == 1  # Predict and Live: one

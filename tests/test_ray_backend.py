@@ -94,11 +94,18 @@ def ray_head():
         t = time.time()
         while any(not j.status.is_terminal() for j in client.list_jobs()) and time.time() - t < 30:
             time.sleep(0.5)
+        # Ray's own graceful stop takes over 30 s here; the processes it started are all in the
+        # head's session and the jobs are over, so a few seconds' grace, then the whole group goes
         os.killpg(head.pid, signal.SIGTERM)
         try:
-            head.wait(60)
+            head.wait(5)
         except subprocess.TimeoutExpired:
+            pass
+        try:
             os.killpg(head.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        head.wait(60)
         log.close()
         shutil.rmtree(temp, ignore_errors=True)
         mp.undo()

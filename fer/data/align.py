@@ -28,6 +28,7 @@ import pandas as pd
 from fer import faces, store
 from fer.data import dataset
 from fer.data.formats import FORMATS
+from fer.data.sources import Limits
 from fer.store import Dataset
 from fer.images import ImageError, fit_square, to_gray, to_rgb
 
@@ -89,6 +90,7 @@ def align_dataset(name: str, size: int | None = None, detector: str = "mtcnn", m
     corrupt = df["q_corrupt"].to_numpy()
     todo = np.flatnonzero(~corrupt)
     t0 = time.perf_counter()
+    limits = Limits.current()  # once, not per image
 
     def write_crops(tmp: str) -> None:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(df), size, size, channels))
@@ -97,7 +99,7 @@ def align_dataset(name: str, size: int | None = None, detector: str = "mtcnn", m
             images = []
             for i in rows:
                 try:
-                    images.append(dataset.load_image(info, df["path"].iat[i]))
+                    images.append(dataset.load_image(info, df["path"].iat[i], limits=limits))
                 except (ImageError, OSError, KeyError):  # changed on disk since the import
                     images.append(None)
             for i, img in zip(rows, images):

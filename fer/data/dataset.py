@@ -24,7 +24,7 @@ from fer.store import Dataset, NotFound
 from fer.data import quality, splits
 from fer.data.formats import FORMATS, READY_48_GRAY, Record, detect
 from fer.data.scan import csv_pixels, fer_pixels, scan
-from fer.data.sources import SourceError, SourceFiles, read_member
+from fer.data.sources import Limits, SourceError, SourceFiles, read_member
 from fer.images import MAX_PIXELS, open_image
 from fer.labels import CLASSES, LabelMapper, parse_mapping
 
@@ -273,23 +273,24 @@ def summary_text(s: dict) -> str:
     ])
 
 
-def read_bytes(dataset_info: dict, path: str) -> bytes:
-    """The stored bytes behind a manifest ``path`` (``source_id:inner``)."""
+def read_bytes(dataset_info: dict, path: str, limits: Limits | None = None) -> bytes:
+    """The stored bytes behind a manifest ``path`` (``source_id:inner``), within ``limits`` (the
+    settings' when none are given: a loop over many images reads them once and passes them)."""
     sid, _, inner = path.partition(":")
     src = dataset_info["sources"].get(sid)
     if src is None:
         raise DatasetError(f"{path!r}: unknown source {sid!r}")
-    return read_member(src["location"], src["kind"], inner)
+    return read_member(src["location"], src["kind"], inner, limits)
 
 
-def load_image(dataset_info: dict, path: str, max_pixels: int = MAX_PIXELS):
+def load_image(dataset_info: dict, path: str, max_pixels: int = MAX_PIXELS, limits: Limits | None = None):
     """The image behind a manifest ``path`` as a PIL image (FER2013 CSV rows included)."""
     sid, _, inner = path.partition(":")
     member, _, row = inner.rpartition("#")
     if row.isdigit() and member.lower().endswith(".csv"):  # a FER2013 CSV row
         src = dataset_info["sources"][sid]
         return Image.fromarray(fer_pixels(csv_pixels(src["location"], src["kind"], member)[int(row)]), "L")
-    return open_image(read_bytes(dataset_info, path), max_pixels)
+    return open_image(read_bytes(dataset_info, path, limits), max_pixels)
 
 
 __all__ = ["COLUMNS", "DatasetError", "ImportResult", "SourceError", "SourceSpec", "import_dataset", "info",

@@ -63,7 +63,8 @@ def network(version: ModelVersion, device: str = "cpu", runtime: str = "auto"):
     if runtime == "onnx":
         from fer.models import onnx
 
-        return onnx.session(version), version.meta(), "onnx"
+        # a batch job: as many threads as PyTorch takes here (Predict and Live keep onnx.THREADS)
+        return onnx.session(version, threads=torch.get_num_threads()), version.meta(), "onnx"
     net, meta = models.load(version.folder, device=device)
     return net, meta, "torch"
 
