@@ -128,8 +128,9 @@ class Job:
 
     def status(self) -> dict:
         """status.json with the state a reader should believe: a running job whose process is
-        gone is failed (cancelled, when a cancel asked it to stop); so is one whose heartbeat is stale, unless a live process still holds the
-        folder's writer lock (stopped or hung): that one stays running, with a message saying so."""
+        gone is failed (cancelled, when a cancel asked it to stop); so is one whose heartbeat is
+        stale, unless a live process still holds the folder's writer lock (stopped or hung): that
+        one stays running, with a message saying so."""
         s = self.raw_status()
         s.setdefault("state", "unknown")
         if s["state"] == "running" and not _waiting_on_a_cluster(s):
