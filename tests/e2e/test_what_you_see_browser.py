@@ -149,7 +149,7 @@ def test_a_run_panel_never_shows_the_controls_of_two_states(store, app_server, s
     patience = page.get_by_role("spinbutton", name="early-stopping patience")
     patience.fill("0")
     patience.press("Enter")
-    page.wait_for_timeout(500)
+    expect(patience).to_have_value("0")
     settled(page)
     page.get_by_role("button", name="Train", exact=True).click()
     expect(page.get_by_text("queued: it trains in its own process")).to_be_visible(timeout=TIMEOUT_MS)
